@@ -19,12 +19,10 @@ import cv2
 import numpy as np
 
 _SHIFT_BITS = 4  # sub-pixel precision of OpenCV polygon drawing
-_PALETTE = np.array(
+_PALETTE = np.array(  # well separated flat colours, in hue order
     [
-        (231, 76, 60), (46, 134, 222), (241, 196, 15), (39, 174, 96), (155, 89, 182),
-        (230, 126, 34), (26, 188, 156), (236, 112, 160), (52, 73, 94), (149, 165, 166),
-        (192, 57, 43), (41, 128, 185), (243, 156, 18), (22, 160, 133), (142, 68, 173),
-        (211, 84, 0), (127, 140, 141), (253, 203, 110), (116, 185, 255), (85, 239, 196),
+        (231, 76, 60), (243, 156, 18), (241, 226, 60), (120, 200, 80), (39, 174, 96),
+        (26, 188, 156), (116, 185, 255), (46, 100, 222), (155, 89, 182), (236, 112, 160),
     ],
     dtype=np.uint8,
 )
@@ -191,13 +189,15 @@ def random_scene(
     if max_shift is None:
         max_shift = 0.04 * width
     base = min(height, width)
-    colours = rng.permutation(len(_PALETTE))
+    step = max(1, len(_PALETTE) // max(1, n_shapes))
+    colours = (int(rng.integers(len(_PALETTE))) + step * np.arange(n_shapes)) % len(_PALETTE)
+    slots = rng.permutation(n_shapes)
     kinds = ["ellipse", "rect", "star", "poly"]
     shapes = []
     for k in range(n_shapes):
-        size = base * rng.uniform(0.08, 0.18)
+        size = base * rng.uniform(0.1, 0.22)
         outline = _shape_outline(kinds[k % len(kinds)], size, rng)
-        x = rng.uniform(0.15, 0.85) * width
+        x = (0.12 + 0.76 * (slots[k] + rng.uniform(0.2, 0.8)) / n_shapes) * width
         y = rng.uniform(0.15, 0.7) * height
         ang = rng.uniform(0, 360)
         shift = rng.uniform(0.3, 1.0) * max_shift
@@ -209,7 +209,7 @@ def random_scene(
             ang + rng.uniform(-max_rotation, max_rotation),
             1.0 + rng.uniform(-max_scale_change, max_scale_change),
         )
-        shapes.append(Shape(outline, tuple(int(c) for c in _PALETTE[colours[k % len(_PALETTE)]]), start, end))
+        shapes.append(Shape(outline, tuple(int(c) for c in _PALETTE[colours[k]]), start, end))
     ground = None
     if with_ground:
         gh = 0.12 * height
