@@ -1,0 +1,210 @@
+"""RFR flow network (AnimeInterp's RAFT variant), optionally with GMA attention (AFI).
+
+The network refines an optional coarse init flow (from SGM) at 1/8 resolution for a fixed
+number of iterations and upsamples the result with learned convex combinations. It reproduces
+the original computation including the quirks listed in ``compat.py``:
+
+* frames are bilinearly resized to H, W rounded *down* to multiples of 8 and the flow is rescaled
+  and resized back (quirk 4);
+* the init flow is nearest-downsampled to the 1/8 grid (quirk 6) and added twice (quirk 2);
+* the context comes from the feature encoder, so it equals the first frame's features (quirk 8).
+
+Frames smaller than 128 px per side (where the original gives NaN) are padded internally.
+Frames are expected in [-1, 1] (quirk 5; :func:`..interpolator.to_signed`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import InputError
+from .attention import ContextAttention
+from .compat import CHECKPOINT_COMPAT, CheckpointCompat
+from .corr import CorrelationPyramid
+from .encoder import FeatureEncoder
+from .padding import CentredPadding
+from .update import UpdateBlock
+from .upsample import convex_upsample
+
+MIN_FLOW_SIDE = 128
+"""Smallest side the original computation supports: the 1/8 grid needs >= 16 cells so that the
+4-level correlation pyramid keeps >= 2 cells per side. Smaller frames are padded up to this."""
+
+HIDDEN = 128
+CONTEXT = 128
+
+
+@dataclass
+class FlowPair:
+    """Flows of a frame pair in both directions.
+
+    Attributes:
+        flow12, flow21: ``(N, 2, H, W)`` float32 flows in pixels (ch0 = x), frame 1 -> 2 and 2 -> 1.
+        init12_low, init21_low: ``(N, 2, H8/8, W8/8)`` init flows as downsampled on the 1/8 grid
+            (the original's ``F12in``/``F21in``), or None without an init flow.
+    """
+
+    flow12: torch.Tensor
+    flow21: torch.Tensor
+    init12_low: torch.Tensor | None
+    init21_low: torch.Tensor | None
+
+
+def coords_grid(batch: int, height: int, width: int, device: torch.device) -> torch.Tensor:
+    """``(batch, 2, height, width)`` float pixel coordinates, channel 0 = x, 1 = y."""
+    ys, xs = torch.meshgrid(torch.arange(height, device=device), torch.arange(width, device=device),
+                            indexing="ij")
+    return torch.stack([xs, ys], dim=0).float()[None].repeat(batch, 1, 1, 1)
+
+
+def downsample_init(flow_init: torch.Tensor, grid_h: int, grid_w: int) -> torch.Tensor:
+    """Full-resolution init flow -> 1/8-grid flow (quirk 6).
+
+    Legacy nearest interpolation (source index ``floor(dst * in / out)``) to ``(grid_h, grid_w)``,
+    then x scaled by ``grid_w / W`` and y by ``grid_h / H`` (in that operation order).
+    """
+    low = F.interpolate(flow_init, size=(grid_h, grid_w), mode="nearest")
+    x = low[:, :1] * (grid_w * 1.0) / flow_init.shape[3]
+    y = low[:, 1:] * (grid_h * 1.0) / flow_init.shape[2]
+    return torch.cat([x, y], dim=1)
+
+
+class FlowNet(nn.Module):
+    """RFR (``global_motion=False``, AnimeInterp) or RFR+GMA (``global_motion=True``, AFI).
+
+    Args:
+        encoder_norm: ``"none"`` (AnimeInterp) or ``"instance"`` (AFI).
+        global_motion: add the GMA attention / aggregation branch.
+        compat: numerics knobs (:data:`~.compat.CHECKPOINT_COMPAT` reproduces the checkpoints).
+    """
+
+    def __init__(self, encoder_norm: str = "instance", global_motion: bool = True,
+                 compat: CheckpointCompat = CHECKPOINT_COMPAT) -> None:
+        super().__init__()
+        self.compat = compat
+        self.encoder = FeatureEncoder(encoder_norm, HIDDEN + CONTEXT)
+        self.attention = ContextAttention(CONTEXT) if global_motion else None
+        self.update = UpdateBlock(global_motion, HIDDEN, CONTEXT)
+
+    def forward(self, image1: torch.Tensor, image2: torch.Tensor,
+                flow_init: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Flow from ``image1`` to ``image2``.
+
+        Args:
+            image1, image2: ``(N, 3, H, W)`` frames in [-1, 1], any H, W >= 1.
+            flow_init: optional ``(N, 2, H, W)`` init flow in pixels (SGM).
+
+        Returns:
+            ``(flow (N, 2, H, W), init_low (N, 2, H8/8, W8/8) or None)``.
+        """
+        pair = self.bidirectional(image1, image2, flow_init, None, backward=False)
+        return pair.flow12, pair.init12_low
+
+    def bidirectional(self, image1: torch.Tensor, image2: torch.Tensor,
+                      init12: torch.Tensor | None = None, init21: torch.Tensor | None = None,
+                      backward: bool = True) -> FlowPair:
+        """Flows 1 -> 2 and (if ``backward``) 2 -> 1; each frame is encoded only once.
+
+        Args:
+            image1, image2: ``(N, 3, H, W)`` frames in [-1, 1].
+            init12, init21: optional ``(N, 2, H, W)`` init flows in pixels.
+            backward: also compute 2 -> 1 (otherwise ``flow21`` is an empty tensor).
+        """
+        _check_inputs(image1, image2, init12, init21)
+        h, w = image1.shape[-2:]
+        padding = CentredPadding.to_valid_size(h, w, min_side=MIN_FLOW_SIDE)
+        image1, image2 = padding.pad(image1), padding.pad(image2)
+        init12, init21 = padding.pad(init12), padding.pad(init21)
+
+        fmap1, fmap2 = self.encode_pair(image1, image2)
+        size = tuple(image1.shape[-2:])
+        flow12, low12 = self.refine(fmap1, fmap2, init12, size)
+        if backward:
+            flow21, low21 = self.refine(fmap2, fmap1, init21, size)
+        else:
+            flow21, low21 = flow12.new_empty(0), None
+        return FlowPair(padding.crop(flow12), padding.crop(flow21) if backward else flow21, low12, low21)
+
+    def encode_pair(self, image1: torch.Tensor, image2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both frames -> ``(N, 256, H8/8, W8/8)`` features, as one batch (like the original).
+
+        Frames are first resized bilinearly to H8 x W8, H and W rounded down to multiples of 8
+        (quirk 4; a no-op when they already are).
+        """
+        n = image1.shape[0]
+        h, w = image1.shape[-2:]
+        h8, w8 = h // 8 * 8, w // 8 * 8
+        images = torch.cat([image1, image2], dim=0)
+        if (h8, w8) != (h, w):
+            images = F.interpolate(images, size=(h8, w8), mode="bilinear", align_corners=False)
+        fmaps = self.encoder(images.contiguous()).float()
+        return fmaps[:n], fmaps[n:]
+
+    def refine(self, fmap1: torch.Tensor, fmap2: torch.Tensor, flow_init: torch.Tensor | None,
+               size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Iterative refinement from encoded features; returns the flow at ``size`` (= H, W).
+
+        Args:
+            fmap1, fmap2: ``(N, 256, h, w)`` encoder features of the source / target frame.
+            flow_init: optional ``(N, 2, H, W)`` init flow in pixels.
+            size: the frame size ``(H, W)`` the flow is returned at.
+
+        Returns:
+            ``(flow (N, 2, H, W), init_low (N, 2, h, w) or None)``.
+        """
+        height, width = size
+        n, _, gh, gw = fmap1.shape
+        init_low = downsample_init(flow_init, gh, gw) if flow_init is not None else None
+
+        corr = CorrelationPyramid(fmap1, fmap2, align_corners=self.compat.lookup_align_corners)
+        hidden, context = torch.split(fmap1, [HIDDEN, CONTEXT], dim=1)  # quirk 8: context = fnet
+        hidden, context = torch.tanh(hidden), torch.relu(context)
+        attention = self.attention(context) if self.attention is not None else None
+
+        coords0 = coords_grid(n, gh, gw, fmap1.device)
+        coords1, hidden = self._iterate(coords0, init_low, corr, hidden, context, attention)
+        # Only the last iteration's upsampled flow is used, so the mask is computed once here.
+        flow = convex_upsample(coords1 - coords0, self.update.upsampling_mask(hidden))
+        return self._to_full_size(flow, height, width), init_low
+
+    def _iterate(self, coords0: torch.Tensor, init_low: torch.Tensor | None, corr: CorrelationPyramid,
+                 hidden: torch.Tensor, context: torch.Tensor, attention: torch.Tensor | None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The recurrent refinement; returns the final coordinates and hidden state."""
+        coords1 = coords0
+        if init_low is not None:
+            # Quirk 2: the original adds the init flow before the loop and again in iteration 0.
+            for _ in range(self.compat.init_flow_additions):
+                coords1 = coords1 + init_low
+        for _ in range(self.compat.iterations):
+            coords1 = coords1.detach()
+            features = corr(coords1)
+            hidden, delta = self.update(hidden, context, features, coords1 - coords0, attention)
+            coords1 = coords1 + delta
+        return coords1, hidden
+
+    @staticmethod
+    def _to_full_size(flow: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """(H8, W8) flow -> per-axis rescale to (H, W) units, bilinear resize to (H, W) (quirk 4).
+
+        The rescale runs even when H8 = H (the original's ``x / W8 * W`` can move the last bit).
+        """
+        h8, w8 = flow.shape[-2:]
+        flow = torch.cat([flow[:, :1] / (1.0 * w8) * width, flow[:, 1:] / (1.0 * h8) * height], dim=1)
+        if (h8, w8) != (height, width):
+            flow = F.interpolate(flow, size=(height, width), mode="bilinear", align_corners=False)
+        return flow
+
+
+def _check_inputs(image1: torch.Tensor, image2: torch.Tensor, init12: torch.Tensor | None,
+                  init21: torch.Tensor | None) -> None:
+    if image1.ndim != 4 or image1.shape[1] != 3 or image1.shape != image2.shape:
+        raise InputError(f"expected two (N, 3, H, W) frames of one shape; got {tuple(image1.shape)} "
+                         f"and {tuple(image2.shape)}")
+    n, _, h, w = image1.shape
+    for name, flow in (("init12", init12), ("init21", init21)):
+        if flow is not None and tuple(flow.shape) != (n, 2, h, w):
+            raise InputError(f"{name}: expected an (N, 2, H, W) = {(n, 2, h, w)} flow; got {tuple(flow.shape)}")

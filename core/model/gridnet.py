@@ -1,0 +1,86 @@
+"""GridNet synthesis network, GridNet(6, 64, 128, 192, 3) as trained by AnimeInterp / AFI.
+
+Three rows (32 ch at full, 64 ch at 1/2, 96 ch at 1/4 resolution) and four columns: two on the
+downsampling side (0, 1) and two on the upsampling side (4, 5); the usual middle columns 2-3 are
+absent. Node ``Xrc`` is row r, column c (ARCHITECTURE.md §2.4)::
+
+    X00 = head_frames(x) + head_level1(f1)      X01 = lateral01(X00) + X00
+    X10 = down10(X00) + head_level2(f2)         X11 = lateral11(X10) + X10 + down11(X01)
+    X20 = down20(X10) + head_level3(f3)         X21 = lateral21(X20) + X20 + down21(X11)
+    X24 = lateral24(X21) + X21                  X25 = lateral25(X24) + X24
+    X14 = up14(X24) + lateral14(X11) + X11      X15 = up15(X25) + lateral15(X14) + X14
+    X04 = up04(X14) + lateral04(X01) + X01      X05 = up05(X15) + lateral05(X04) + X04
+    out = tail(X05)                             (no final activation)
+
+Every block is PReLU -> conv3x3 -> PReLU -> conv3x3 (no inner skip); down blocks use stride 2 in
+the first conv, up blocks first upsample bilinearly x2 (align_corners=False). H and W must be
+multiples of 4. Additions are done in the original order (it fixes float rounding).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ConvBlock(nn.Module):
+    """[bilinear x2 ->] PReLU -> conv3x3 (stride) -> PReLU -> conv3x3."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, upsample: bool = False) -> None:
+        super().__init__()
+        self.upsample = upsample
+        self.act1 = nn.PReLU()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1)
+        self.act2 = nn.PReLU()
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        return self.conv2(self.act2(self.conv1(self.act1(x))))
+
+
+class GridNet(nn.Module):
+    """Warped frames + warped feature pyramids -> interpolated frame.
+
+    Inputs: ``frames (N, 6, H, W)``, ``f1 (N, 64, H, W)``, ``f2 (N, 128, H/2, W/2)``,
+    ``f3 (N, 192, H/4, W/4)``; H, W multiples of 4.
+    Output: ``(N, 3, H, W)`` frame, unclamped (roughly [0, 1]).
+    """
+
+    def __init__(self, frame_channels: int = 6, level_channels: tuple[int, int, int] = (64, 128, 192),
+                 out_channels: int = 3) -> None:
+        super().__init__()
+        c0, c1, c2 = 32, 64, 96
+        self.head_frames = ConvBlock(frame_channels, c0)
+        self.head_level1 = ConvBlock(level_channels[0], c0)
+        self.head_level2 = ConvBlock(level_channels[1], c1)
+        self.head_level3 = ConvBlock(level_channels[2], c2)
+        self.lateral01, self.lateral04, self.lateral05 = (ConvBlock(c0, c0) for _ in range(3))
+        self.lateral11, self.lateral14, self.lateral15 = (ConvBlock(c1, c1) for _ in range(3))
+        self.lateral21, self.lateral24, self.lateral25 = (ConvBlock(c2, c2) for _ in range(3))
+        self.down10 = ConvBlock(c0, c1, stride=2)
+        self.down11 = ConvBlock(c0, c1, stride=2)
+        self.down20 = ConvBlock(c1, c2, stride=2)
+        self.down21 = ConvBlock(c1, c2, stride=2)
+        self.up04 = ConvBlock(c1, c0, upsample=True)
+        self.up05 = ConvBlock(c1, c0, upsample=True)
+        self.up14 = ConvBlock(c2, c1, upsample=True)
+        self.up15 = ConvBlock(c2, c1, upsample=True)
+        self.tail = ConvBlock(c0, out_channels)
+
+    def forward(self, frames: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, f3: torch.Tensor
+                ) -> torch.Tensor:
+        x00 = self.head_frames(frames) + self.head_level1(f1)
+        x01 = self.lateral01(x00) + x00
+        x10 = self.down10(x00) + self.head_level2(f2)
+        x20 = self.down20(x10) + self.head_level3(f3)
+        x11 = (self.lateral11(x10) + x10) + self.down11(x01)
+        x21 = (self.lateral21(x20) + x20) + self.down21(x11)
+        x24 = self.lateral24(x21) + x21
+        x25 = self.lateral25(x24) + x24
+        x14 = self.up14(x24) + (self.lateral14(x11) + x11)
+        x04 = self.up04(x14) + (self.lateral04(x01) + x01)
+        x15 = self.up15(x25) + (self.lateral15(x14) + x14)
+        x05 = self.up05(x15) + (self.lateral05(x04) + x04)
+        return self.tail(x05)

@@ -1,0 +1,236 @@
+"""The learned interpolator: flows once per frame pair, then any number of in-betweens.
+
+Pipeline (ARCHITECTURE.md §1)::
+
+    estimate(I1, I2, F12i, F21i)     -> PairState: flows F12, F21 (RFR[+GMA]) and the feature
+                                        pyramids of both frames, computed once per pair
+    synthesize(state, t)             -> It: splat frames + features to time t (t*F12 and
+                                        (1-t)*F21), then GridNet
+
+The original model re-ran everything for each t; the flows and features do not depend on t, so
+here they are computed once. :meth:`LearnedInterpolator.forward` keeps the original's signature
+and outputs for tests and training.
+
+Frames are ``(N, 3, H, W)`` float in [0, 1]; flows ``(N, 2, H, W)`` in pixels, channel 0 = x.
+Any H, W: sizes the original cannot handle are padded internally (``padding.py``) and every
+output comes back at the input size.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import InputError
+from ..splat import splat_average
+from .compat import CHECKPOINT_COMPAT, CheckpointCompat
+from .features import FeaturePyramid
+from .flownet import FlowNet
+from .gridnet import GridNet
+from .padding import CentredPadding
+from .variants import get_variant
+
+SYNTHESIS_MULTIPLE = 4
+"""GridNet downsamples twice by 2 and upsamples back, so its input sides must be multiples of 4."""
+
+AUTOCAST_DTYPES = (torch.float16, torch.bfloat16)
+
+Time = float | torch.Tensor
+
+
+def to_signed(frames: torch.Tensor) -> torch.Tensor:
+    """[0, 1] -> [-1, 1] as ``(x - 0.5) / 0.5`` (quirk 5: input of the feature pyramid and flow net)."""
+    return (frames - 0.5) / 0.5
+
+
+def flow_to_level(flow: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Full-resolution flow -> flow for a feature level of size ``(height, width)`` (quirk 9).
+
+    Legacy nearest resizing (picks the top-left pixel of each block), then x scaled by
+    ``width / W`` and y by ``height / H``, computed as ``x * width / W`` like the original.
+    """
+    low = F.interpolate(flow, size=(height, width), mode="nearest")
+    return torch.cat([low[:, :1] * width / flow.shape[3], low[:, 1:] * height / flow.shape[2]], dim=1)
+
+
+@dataclass
+class PairState:
+    """Everything about a frame pair that does not depend on t.
+
+    Attributes:
+        flow12, flow21: ``(N, 2, H, W)`` flows frame 1 -> 2 and 2 -> 1 (pixels, ch0 = x).
+        init12_low, init21_low: init flows on the 1/8 grid (``F12in``/``F21in``) or None.
+        frame1, frame2: ``(N, 3, Hs, Ws)`` frames in [0, 1], padded to the synthesis size.
+        features1, features2: feature pyramids of the padded frames (full, 1/2, 1/4 resolution).
+        padding: the synthesis padding (identity when H, W are multiples of 4).
+    """
+
+    flow12: torch.Tensor
+    flow21: torch.Tensor
+    init12_low: torch.Tensor | None
+    init21_low: torch.Tensor | None
+    frame1: torch.Tensor
+    frame2: torch.Tensor
+    features1: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    features2: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    padding: CentredPadding
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(H, W)`` of the input frames."""
+        return tuple(self.flow12.shape[-2:])
+
+
+class LearnedInterpolator(nn.Module):
+    """AnimeInterp / AFI: flow net + feature pyramid + forward splatting + GridNet.
+
+    Args:
+        variant: ``"afi"`` (RFR+GMA) or ``"animeinterp"`` (RFR).
+        compat: flow-net numerics knobs; the default reproduces the released checkpoints.
+
+    Attributes:
+        autocast_dtype: None (fp32, the default) or float16 / bfloat16 for autocast on CUDA in
+            :meth:`estimate` / :meth:`synthesize`.
+    """
+
+    def __init__(self, variant: str = "afi", compat: CheckpointCompat = CHECKPOINT_COMPAT) -> None:
+        super().__init__()
+        spec = get_variant(variant)
+        self.variant = spec.name
+        self.flow_net = FlowNet(spec.encoder_norm, spec.global_motion, compat)
+        self.features = FeaturePyramid()
+        self.synthesis = GridNet()
+        self.autocast_dtype: torch.dtype | None = None
+
+    # -- inference API ---------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def estimate(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None = None,
+                 init21: torch.Tensor | None = None) -> PairState:
+        """Flows in both directions and both feature pyramids, once per pair.
+
+        Args:
+            frame1, frame2: ``(N, 3, H, W)`` float frames in [0, 1], any H, W >= 1.
+            init12, init21: optional ``(N, 2, H, W)`` coarse init flows in pixels (from SGM).
+
+        Returns:
+            A :class:`PairState` for :meth:`synthesize`.
+        """
+        frame1, frame2, init12, init21 = _check_frames(frame1, frame2, init12, init21)
+        with self._autocast(frame1.device):
+            return self.pair_state(frame1, frame2, init12, init21)
+
+    @torch.inference_mode()
+    def synthesize(self, state: PairState, t: Time) -> torch.Tensor:
+        """The in-between at time ``t`` in [0, 1] (float, or a tensor with one t per sample).
+
+        Returns:
+            ``(N, 3, H, W)`` float32 frame, raw GridNet output (unclamped, like the original).
+        """
+        with self._autocast(state.frame1.device):
+            return self.render(state, t).float()
+
+    # -- differentiable building blocks ------------------------------------------------------------
+
+    def pair_state(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None = None,
+                   init21: torch.Tensor | None = None) -> PairState:
+        """Like :meth:`estimate`, without input checks, inference mode or autocast."""
+        signed1, signed2 = to_signed(frame1), to_signed(frame2)
+        flows = self.flow_net.bidirectional(signed1, signed2, init12, init21)
+
+        h, w = frame1.shape[-2:]
+        padding = CentredPadding.to_valid_size(h, w, multiple=SYNTHESIS_MULTIPLE)
+        padded1, padded2 = padding.pad(frame1), padding.pad(frame2)
+        features1 = tuple(f.float() for f in self.features(padding.pad(signed1)))
+        features2 = tuple(f.float() for f in self.features(padding.pad(signed2)))
+        return PairState(flows.flow12, flows.flow21, flows.init12_low, flows.init21_low,
+                         padded1, padded2, features1, features2, padding)
+
+    def render(self, state: PairState, t: Time) -> torch.Tensor:
+        """Like :meth:`synthesize`, without inference mode or autocast (may return half under autocast)."""
+        t = _as_time(t, state.frame1)
+        flow1t = t * state.padding.pad(state.flow12)
+        flow2t = (1 - t) * state.padding.pad(state.flow21)
+        frame1t, feats1t = _warp_side(state.frame1, state.features1, flow1t)
+        frame2t, feats2t = _warp_side(state.frame2, state.features2, flow2t)
+        out = self.synthesis(torch.cat([frame1t, frame2t], dim=1),
+                             *(torch.cat([a, b], dim=1) for a, b in zip(feats1t, feats2t)))
+        return state.padding.crop(out)
+
+    def forward(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None,
+                init21: torch.Tensor | None, t: Time
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The original model's call: ``(It, F12, F21, F12in, F21in)`` (differentiable, fp32).
+
+        ``It`` is the raw GridNet output; ``F12in``/``F21in`` are the init flows on the 1/8 grid.
+        """
+        frame1, frame2, init12, init21 = _check_frames(frame1, frame2, init12, init21)
+        state = self.pair_state(frame1, frame2, init12, init21)
+        return self.render(state, t), state.flow12, state.flow21, state.init12_low, state.init21_low
+
+    def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None or device.type != "cuda":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda", dtype=self.autocast_dtype)
+
+
+def _warp_side(frame: torch.Tensor, features: tuple[torch.Tensor, ...], flow: torch.Tensor
+               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Splat one frame and its feature levels to time t along ``flow`` (N, 2, Hs, Ws)."""
+    warped_frame, _ = splat_average(frame, flow)
+    warped = [splat_average(f, flow_to_level(flow, *f.shape[-2:]))[0] for f in features]
+    return warped_frame, warped
+
+
+def _as_time(t: Time, like: torch.Tensor) -> Time:
+    """Validate t; a tensor becomes ``(N, 1, 1, 1)`` float32 on the frames' device."""
+    if isinstance(t, torch.Tensor):
+        t = t.to(device=like.device, dtype=torch.float32)
+        if t.numel() not in (1, like.shape[0]):
+            raise InputError(f"t: expected a number or one value per sample ({like.shape[0]}), "
+                             f"got {t.numel()} values")
+        if not bool(((t >= 0) & (t <= 1)).all()):
+            raise InputError("t must be in [0, 1]")
+        return t.reshape(-1, 1, 1, 1)
+    t = float(t)
+    if not 0.0 <= t <= 1.0:
+        raise InputError(f"t must be in [0, 1], got {t}")
+    return t
+
+
+def _check_frames(frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None,
+                  init21: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+    """Boundary checks (shapes, float dtype, finiteness, [0, 1] range); returns float32 copies."""
+    for name, x in (("frame1", frame1), ("frame2", frame2)):
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
+            raise InputError(f"{name}: expected an (N, 3, H, W) tensor, got "
+                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        if not x.is_floating_point():
+            raise InputError(f"{name}: expected float values in [0, 1], got dtype {x.dtype}")
+        if x.numel() == 0:
+            raise InputError(f"{name}: empty tensor {tuple(x.shape)}")
+        if not bool(torch.isfinite(x).all()):
+            raise InputError(f"{name}: contains NaN or infinite values")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < -1e-3 or hi > 1 + 1e-3:
+            raise InputError(f"{name}: values must be in [0, 1], got [{lo:.4g}, {hi:.4g}]"
+                             + ("; divide 8-bit frames by 255" if hi > 2 else ""))
+    if frame1.shape != frame2.shape:
+        raise InputError(f"frame1 {tuple(frame1.shape)} and frame2 {tuple(frame2.shape)} differ in shape")
+    if frame1.device != frame2.device:
+        raise InputError("frame1 and frame2 are on different devices")
+    n, _, h, w = frame1.shape
+    for name, flow in (("init12", init12), ("init21", init21)):
+        if flow is None:
+            continue
+        if not isinstance(flow, torch.Tensor) or tuple(flow.shape) != (n, 2, h, w):
+            raise InputError(f"{name}: expected an (N, 2, H, W) = {(n, 2, h, w)} flow, got "
+                             f"{tuple(flow.shape) if isinstance(flow, torch.Tensor) else type(flow).__name__}")
+        if flow.device != frame1.device:
+            raise InputError(f"{name}: on {flow.device}, but the frames are on {frame1.device}")
+        if not flow.is_floating_point() or not bool(torch.isfinite(flow).all()):
+            raise InputError(f"{name}: expected finite float flows")
+    return tuple(x.float() if x is not None else None for x in (frame1, frame2, init12, init21))
