@@ -1,0 +1,64 @@
+"""Colour histograms of regions, bin for bin equal to the original's ``np.histogram(values, 25)``.
+
+``np.histogram(a, 25)`` on uint8 values spans the data's own ``[min, max]`` (``[v - 0.5, v + 0.5]``
+when constant) with float64 edges ``np.linspace(min, max, 26)``; a value ``v`` falls in bin ``b``
+when ``edge[b] <= v < edge[b + 1]`` (the last bin also takes ``max``). For integer values that
+means ``first[b] <= v < first[b + 1]`` with ``first[b] = ceil(edge[b])``, so one table of these
+integer bounds for every ``(min, max)`` pair turns a region's 256-bin histogram into numpy's 25
+bins with a cumulative sum and a difference. The table is built once from numpy's own edges.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+BINS = 25
+"""Bins per channel (``calculate_color_hist`` in the original)."""
+
+
+@lru_cache(maxsize=1)
+def bin_bounds() -> np.ndarray:
+    """``int16 (256, 256, BINS + 1)``: for data range ``(lo, hi)`` (``lo <= hi``), the integer
+    values of bin ``b`` are ``bounds[lo, hi, b] <= v < bounds[lo, hi, b + 1]``. Entries with
+    ``lo > hi`` are unused."""
+    lo, hi = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    lo, hi = lo.ravel().astype(np.float64), hi.ravel().astype(np.float64)
+    constant = lo == hi
+    first, last = np.where(constant, lo - 0.5, lo), np.where(constant, hi + 0.5, hi)
+    first, last = np.where(lo > hi, 0.0, first), np.where(lo > hi, 1.0, last)  # unused, any range
+    edges = np.linspace(first, last, BINS + 1, axis=-1)  # == the scalar linspace (no zero step)
+    bounds = np.ceil(edges)
+    bounds[:, 0] = np.where(constant, lo, lo)
+    bounds[:, -1] = hi + 1  # the last bin is closed
+    return bounds.astype(np.int16).reshape(256, 256, BINS + 1)
+
+
+def histograms_from_counts(counts: np.ndarray) -> np.ndarray:
+    """numpy's 25-bin histograms from 256-bin value counts.
+
+    Args:
+        counts: ``(R, C, 256)`` integer counts of the values 0..255 of each region and channel;
+            every ``(r, c)`` row must be non-empty.
+
+    Returns:
+        ``int64 (R, C, BINS)``: ``np.histogram(values, BINS)[0]`` of each region and channel.
+    """
+    r, c, _ = counts.shape
+    rows = counts.reshape(r * c, 256)
+    present = rows > 0
+    lo = np.argmax(present, axis=1)
+    hi = 255 - np.argmax(present[:, ::-1], axis=1)
+    bounds = bin_bounds()[lo, hi].astype(np.intp)  # (R*C, BINS + 1)
+    cumulative = np.zeros((r * c, 257), np.int64)
+    np.cumsum(rows, axis=1, out=cumulative[:, 1:])
+    at = np.take_along_axis(cumulative, bounds, axis=1)
+    return np.diff(at, axis=1).reshape(r, c, BINS)
+
+
+def normalised(hist: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """The original's L1 normalisation of the concatenated channel histograms: ``float64 (R, C *
+    BINS)``; ``hist`` is ``(R, C, BINS)`` and every channel of region ``r`` sums to ``areas[r]``."""
+    r = hist.shape[0]
+    flat = hist.reshape(r, -1).astype(np.float64)
+    return flat / (np.asarray(areas, np.float64) * hist.shape[1])[:, None]

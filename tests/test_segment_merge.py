@@ -1,0 +1,86 @@
+"""Small-region merge: numpy-exact histograms and the original's pass-by-pass behaviour."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from comfyui_animeinterp.core.segment import merge as M
+from comfyui_animeinterp.core.segment import merge_small_regions
+from comfyui_animeinterp.core.segment.histogram import bin_bounds, histograms_from_counts, normalised
+from tests.support.segment_cases import random_image_for, random_label_map
+from tests.support.segment_reference import colour_histogram, merge_pass_reference, merge_reference
+
+
+def test_published_merge_parameters_are_pinned():
+    assert (M.MAX_MERGE_PASSES, M.SMALL_REGION, M.LINE_IF_ALONE_BELOW) == (10, 500, 5)
+    assert (M.ONE_NEIGHBOUR_AREA, M.ONE_NEIGHBOUR_CONTACT, M.ALWAYS_MERGE_BELOW) == (300, 2, 50)
+    assert M.SIMILAR_RULES == ((0.2, 150, 1), (0.25, 250, 8))
+    assert M.APPROX_EPSILON == 0.02
+
+
+def test_bin_bounds_equal_numpy_for_every_value_range():
+    bounds = bin_bounds()
+    for lo in range(256):
+        for hi in range(lo, 256):
+            values = np.arange(lo, hi + 1, dtype=np.uint8)  # each value once: counts = bin widths
+            assert np.array_equal(np.diff(bounds[lo, hi]), np.histogram(values, 25)[0]), (lo, hi)
+
+
+def test_region_histograms_equal_numpy():
+    rng = np.random.default_rng(0)
+    regions = []
+    for _ in range(300):
+        n = int(rng.integers(1, 60))
+        lo = int(rng.integers(0, 256))
+        hi = int(rng.integers(lo, min(lo + rng.choice([1, 3, 26, 60, 256]), 256)))
+        regions.append(rng.integers(lo, hi + 1, size=(n, 3)).astype(np.uint8))
+    counts = np.stack([[np.bincount(r[:, c], minlength=256) for c in range(3)] for r in regions])
+    hist = normalised(histograms_from_counts(counts), [len(r) for r in regions])
+    for r, h in zip(regions, hist):
+        image = r[:, None, :]
+        assert np.array_equal(h, colour_histogram(image, np.ones((len(r), 1), bool)))
+
+
+def test_vectorised_intersection_sums_like_the_original():
+    rng = np.random.default_rng(1)
+    a = rng.dirichlet(np.full(75, 0.3), size=2000)
+    b = rng.dirichlet(np.full(75, 0.3), size=2000)
+    fast = np.minimum(a, b).sum(axis=1)
+    slow = [np.sum(np.min([x[np.newaxis, :], y[np.newaxis, :]], axis=0)) for x, y in zip(a, b)]
+    assert np.array_equal(fast, slow)
+
+
+def test_one_pass_equals_the_reference():
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        h, w = rng.integers(10, 50, 2)
+        labels = random_label_map(rng, h, w)
+        image = random_image_for(rng, labels)
+        assert np.array_equal(merge_small_regions(labels, image, max_passes=1),
+                              merge_pass_reference(labels, image))
+
+
+def test_merge_equals_the_reference(monkeypatch):
+    calls = []
+    approx = M._approx_is_point
+    monkeypatch.setattr(M, "_approx_is_point", lambda *a: calls.append(approx(*a)) or calls[-1])
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        h, w = rng.integers(10, 60, 2)
+        labels = random_label_map(rng, h, w)
+        image = random_image_for(rng, labels)
+        merged = merge_small_regions(labels, image)
+        assert merged.dtype == np.int32
+        assert np.array_equal(merged, merge_reference(labels, image))
+    # ids left in pieces by a pass were met, some of them with a one-pixel first contour
+    assert sum(calls) > 0 and len(calls) > sum(calls)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (12, 9)])
+def test_tiny_frames_and_a_single_region(shape):
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, shape + (3,), np.uint8)
+    one = np.ones(shape, np.int32)  # the original crashed here (no border pixel at all)
+    assert np.array_equal(merge_small_regions(one, image), one)
+    labels = random_label_map(rng, *shape)
+    assert np.array_equal(merge_small_regions(labels, image), merge_reference(labels, image))
