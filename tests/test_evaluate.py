@@ -167,10 +167,11 @@ def test_cli_refuses_to_mix_sizes_and_reports_missing_lpips(atd_set, tmp_path, l
 def test_cli_on_synthetic_set_scores_flows(tmp_path, capsys):
     out = tmp_path / "syn"
     assert evaluate_main(["--data", "synthetic:2:96x64", "--out", str(out), "--method", "dis", "--no-baselines",
-                          "--no-lpips", "--quiet", "--size", "native", "--worst", "1"]) == 0
+                          "--no-lpips", "--quiet", "--size", "native", "--worst", "1", "--gaussian-ssim"]) == 0
     assert "Flow EPE" in capsys.readouterr().out
     rows = _rows(out)
     assert len(rows) == 2 and all(0 < float(r["epe"]) < 10 for r in rows)
+    assert all(0 < float(r["ssim_gauss"]) < float(r["ssim"]) for r in rows)
     assert len(list((out / ".worst_cache" / "dis").glob("*.png"))) == 1
 
 
@@ -182,6 +183,19 @@ def test_cli_errors_are_clear(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------------------ pieces
+def test_score_of_a_small_roi(lpips_weights):
+    from comfyui_animeinterp.core.datasets import Triplet
+    from comfyui_animeinterp.core.evaluate.scoring import score
+    from comfyui_animeinterp.core.metrics.lpips import load_lpips
+
+    t = make_triplet(H, W, seed=30)
+    tri = Triplet("x", t.frame1, t.frame2, t.frame3, roi=(4, 4, 8, 20))
+    pred = blend(t.frame1, t.frame3)
+    s = score(pred, tri, load_lpips(*lpips_weights))
+    assert {"psnr", "ssim", "ie", "lpips", "roi_psnr", "roi_ssim"} <= set(s) and "roi_lpips" not in s
+    assert s["roi_psnr"] == pytest.approx(psnr(to_tensor(pred[4:24, 4:12]), to_tensor(t.frame2[4:24, 4:12])).item())
+
+
 def test_table_and_summary_numbers():
     rows = [{"name": "a", "method": "m", "level": "easy", "psnr": "30.0", "ssim": "0.9", "lpips": "0.05",
              "roi_psnr": "20.0", "roi_ssim": "0.8", "roi_lpips": "", "ie": "3", "epe": "", "seconds": "1"},

@@ -2,8 +2,8 @@
 
 ``metrics.csv`` has one row per (triplet, method) with :data:`COLUMNS`; a row is appended and
 flushed as soon as it is scored, so an interrupted run loses at most the triplet in progress. A
-rerun with the same ``--out`` reads the file and skips every (triplet, method) whose row already has
-all the metrics this run computes (a row lacking e.g. LPIPS is scored again). ``run.json`` records
+rerun with the same ``--out`` reads the file, and the runner skips every (triplet, method) whose row
+already has all the metrics it computes (a row lacking e.g. LPIPS is scored again). ``run.json`` records
 what the numbers mean (data, size, conventions); a rerun that would mix incompatible numbers is
 refused.
 """
@@ -58,10 +58,6 @@ class ResultsTable:
                 if None in row.values() or not row.get("name"):  # a line cut short by an interruption
                     continue
                 self.rows[(row["name"], row["method"])] = {k: row.get(k, "") for k in COLUMNS}
-
-    def is_scored(self, name: str, method: str, required: tuple[str, ...]) -> bool:
-        row = self.rows.get((name, method))
-        return row is not None and all(row.get(c, "") != "" for c in required)
 
     def add(self, row: Row) -> None:
         """Record a row and append it to the file (header written for a new file)."""

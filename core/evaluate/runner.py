@@ -32,7 +32,7 @@ from .contact_sheet import WorstTracker, assemble_sheet, render_strip
 from .methods import BASELINES, get_flow_estimator, get_method
 from .records import ResultsTable, Row, check_run_description, parse_float
 from .report import CONVENTIONS, json_safe, markdown_table, summarise_method
-from .scoring import flow_score, score
+from .scoring import MIN_GAUSSIAN_SSIM, MIN_LPIPS, flow_score, score
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +134,20 @@ class _Run:
         self.skipped: list[Skipped] = []
         self.seen: list[str] = []
 
-    def required(self, method: str) -> tuple[str, ...]:
-        cols = ("psnr", "ie") + (("lpips",) if self.lpips_model is not None else ())
-        cols += ("ssim_gauss",) if self.config.gaussian_ssim else ()
-        return cols + (("epe",) if self.flows.get(method) is not None else ())
+    def is_complete(self, name: str, method: str) -> bool:
+        """True if an earlier row has every metric this run computes (so it is not scored again)."""
+        row = self.table.rows.get((name, method))
+        if row is None:
+            return False
+        side = min(int(row.get("width") or 0), int(row.get("height") or 0))
+        needed = ["psnr", "ie"]
+        if self.lpips_model is not None and side >= MIN_LPIPS:
+            needed.append("lpips")
+        if self.config.gaussian_ssim and side >= MIN_GAUSSIAN_SSIM:
+            needed.append("ssim_gauss")
+        if self.flows.get(method) is not None:
+            needed.append("epe")
+        return all(row.get(c, "") != "" for c in needed)
 
     def _skip(self, name: str, reason: str) -> None:
         self.skipped.append(Skipped(name, reason))
@@ -150,14 +160,14 @@ class _Run:
         total = self.dataset.size_hint()
         if limit is not None:
             total = min(total, limit) if total is not None else limit
-        seeded: set[str] = set()
+        seeded: set[tuple[str, str]] = set()
         bar = tqdm(total=total, unit="triplet", disable=not self.config.progress, dynamic_ncols=True)
         try:
             for entry in self.dataset.entries():
                 if limit is not None and len(self.seen) >= limit:
                     break
                 self.seen.append(entry.name)
-                pending = [m for m in self.method_names if not self.table.is_scored(entry.name, m, self.required(m))]
+                pending = [m for m in self.method_names if not self.is_complete(entry.name, m)]
                 for m in self.method_names:
                     if m not in pending and (m, entry.name) not in seeded:
                         seeded.add((m, entry.name))

@@ -14,7 +14,8 @@ from ..metrics.lpips import LPIPS
 METRIC_COLUMNS = ("psnr", "ssim", "ssim_gauss", "lpips", "ie", "roi_psnr", "roi_ssim", "roi_lpips", "epe")
 """Metric columns of a result row (empty where a metric does not apply)."""
 
-MIN_ROI_SSIM = 11   # side needed by both SSIM variants
+MIN_SSIM = 7        # side the table SSIM's 7x7 window needs
+MIN_GAUSSIAN_SSIM = 11
 MIN_LPIPS = 32      # side AlexNet needs
 
 
@@ -23,10 +24,10 @@ def _frame_metrics(pred: np.ndarray, gt: np.ndarray, lpips: LPIPS | None, device
     p, g = to_tensor(pred), to_tensor(gt)
     out: dict[str, float] = {f"{prefix}psnr": float(psnr(p, g)[0])}
     side = min(pred.shape[:2])
-    if side >= MIN_ROI_SSIM:
+    if side >= MIN_SSIM:
         out[f"{prefix}ssim"] = float(ssim(p, g)[0])
-        if gaussian_ssim:
-            out["ssim_gauss"] = float(ssim_gaussian(p, g)[0])
+    if gaussian_ssim and side >= MIN_GAUSSIAN_SSIM:
+        out[f"{prefix}ssim_gauss"] = float(ssim_gaussian(p, g)[0])
     if lpips is not None and side >= MIN_LPIPS:
         with torch.no_grad():
             out[f"{prefix}lpips"] = float(lpips(p.to(device), g.to(device))[0])
@@ -40,8 +41,8 @@ def score(pred: np.ndarray, triplet: Triplet, lpips: LPIPS | None = None,
     Keys: ``psnr``, ``ssim``, ``ssim_gauss`` (only if ``gaussian_ssim``: it costs more than the
     rest together on CPU), ``ie`` (mean RGB Euclidean distance in 0–255, the
     "interpolation error" of the original script), ``lpips`` (if a model is given) and, where the
-    triplet has a motion RoI, the same with a ``roi_`` prefix (SSIM needs an RoI of at least 11 px a
-    side, LPIPS 32 px).
+    triplet has a motion RoI, ``roi_psnr``, ``roi_ssim`` and ``roi_lpips`` (SSIM needs at least 7 px a
+    side, LPIPS 32 px; smaller regions get no value).
     """
     gt = triplet.frame2
     out = _frame_metrics(pred, gt, lpips, device, gaussian_ssim=gaussian_ssim)
@@ -50,7 +51,8 @@ def score(pred: np.ndarray, triplet: Triplet, lpips: LPIPS | None = None,
     box = triplet.roi_box()
     if box is not None:
         x, y, w, h = box
-        out.update(_frame_metrics(pred[y:y + h, x:x + w], gt[y:y + h, x:x + w], lpips, device, "roi_"))
+        roi = _frame_metrics(pred[y:y + h, x:x + w], gt[y:y + h, x:x + w], lpips, device, "roi_")
+        out.update({k: v for k, v in roi.items() if k != "roi_ssim_gauss"})
     return out
 
 
