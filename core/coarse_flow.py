@@ -24,7 +24,7 @@ import torch
 from .errors import InputError
 from .match import Matches
 from .segment_stats import SegmentStats
-from .splat import splat_average_numpy
+from .splat_numpy import splat_average_numpy
 
 MAX_SHIFT = 250.0
 """Largest accepted centroid displacement in px (code: ``flowLen <= 250``)."""
