@@ -3,9 +3,10 @@
 ``np.histogram(a, 25)`` on uint8 values spans the data's own ``[min, max]`` (``[v - 0.5, v + 0.5]``
 when constant) with float64 edges ``np.linspace(min, max, 26)``; a value ``v`` falls in bin ``b``
 when ``edge[b] <= v < edge[b + 1]`` (the last bin also takes ``max``). For integer values that
-means ``first[b] <= v < first[b + 1]`` with ``first[b] = ceil(edge[b])``, so one table of these
-integer bounds for every ``(min, max)`` pair turns a region's 256-bin histogram into numpy's 25
-bins with a cumulative sum and a difference. The table is built once from numpy's own edges.
+means ``bound[b] <= v < bound[b + 1]`` with ``bound[b] = ceil(edge[b])``. One table of these
+integer bounds for every ``(min, max)`` pair, built once from numpy's own edges, gives the bins
+either from a region's 256-bin value counts (cumulative sum, then differences) or pixel by pixel
+(an integer estimate of the bin, corrected by one against the bounds).
 """
 from __future__ import annotations
 
@@ -22,16 +23,31 @@ def bin_bounds() -> np.ndarray:
     """``int16 (256, 256, BINS + 1)``: for data range ``(lo, hi)`` (``lo <= hi``), the integer
     values of bin ``b`` are ``bounds[lo, hi, b] <= v < bounds[lo, hi, b + 1]``. Entries with
     ``lo > hi`` are unused."""
-    lo, hi = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
-    lo, hi = lo.ravel().astype(np.float64), hi.ravel().astype(np.float64)
+    lo, hi = np.meshgrid(np.arange(256.0), np.arange(256.0), indexing="ij")
+    lo, hi = lo.ravel(), hi.ravel()
     constant = lo == hi
-    first, last = np.where(constant, lo - 0.5, lo), np.where(constant, hi + 0.5, hi)
-    first, last = np.where(lo > hi, 0.0, first), np.where(lo > hi, 1.0, last)  # unused, any range
-    edges = np.linspace(first, last, BINS + 1, axis=-1)  # == the scalar linspace (no zero step)
+    first = np.where(constant, lo - 0.5, np.where(lo > hi, 0.0, lo))
+    last = np.where(constant, hi + 0.5, np.where(lo > hi, 1.0, hi))
+    edges = np.linspace(first, last, BINS + 1, axis=-1)  # == numpy's scalar call (no zero step)
     bounds = np.ceil(edges)
-    bounds[:, 0] = np.where(constant, lo, lo)
+    bounds[:, 0] = lo
     bounds[:, -1] = hi + 1  # the last bin is closed
-    return bounds.astype(np.int16).reshape(256, 256, BINS + 1)
+    return np.ascontiguousarray(bounds, dtype=np.int16).reshape(256, 256, BINS + 1)
+
+
+def value_bins(lo: np.ndarray, hi: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """numpy's bin (0..24) of each value given the range ``lo <= values <= hi`` of its region
+    (all three arrays of one shape, integers)."""
+    lo, hi, values = (np.asarray(a, np.int32) for a in (lo, hi, values))
+    span = hi - lo
+    guess = np.where(span > 0, (values - lo) * BINS // np.maximum(span, 1), BINS // 2)
+    np.minimum(guess, BINS - 1, out=guess)
+    bounds = bin_bounds().ravel()
+    at = (lo * 256 + hi) * (BINS + 1) + guess
+    guess -= values < bounds[at]
+    at = (lo * 256 + hi) * (BINS + 1) + guess + 1
+    guess += (guess < BINS - 1) & (values >= bounds[at])
+    return guess
 
 
 def histograms_from_counts(counts: np.ndarray) -> np.ndarray:
@@ -54,6 +70,29 @@ def histograms_from_counts(counts: np.ndarray) -> np.ndarray:
     np.cumsum(rows, axis=1, out=cumulative[:, 1:])
     at = np.take_along_axis(cumulative, bounds, axis=1)
     return np.diff(at, axis=1).reshape(r, c, BINS)
+
+
+def histograms_from_pixels(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """numpy's 25-bin histograms of consecutive runs of pixels.
+
+    Args:
+        values: ``uint8 (C, n)`` pixel values, the pixels of each region consecutive.
+        starts: ``(R,)`` index of the first pixel of each region, ascending, ``starts[0] == 0``,
+            every region non-empty.
+
+    Returns:
+        ``int64 (R, C, BINS)``.
+    """
+    c, n = values.shape
+    r = starts.size
+    region = np.repeat(np.arange(r), np.diff(np.r_[starts, n]))
+    out = np.empty((r, c, BINS), np.int64)
+    for k in range(c):
+        v = values[k]
+        lo = np.minimum.reduceat(v, starts)[region]
+        hi = np.maximum.reduceat(v, starts)[region]
+        out[:, k] = np.bincount(region * BINS + value_bins(lo, hi, v), minlength=r * BINS).reshape(r, BINS)
+    return out
 
 
 def normalised(hist: np.ndarray, areas: np.ndarray) -> np.ndarray:

@@ -28,16 +28,15 @@ belonged to at the start of the pass) was visited earlier, else ``owner``. Each 
 collects, once and vectorised, every small region's border pixels with their owners and contact
 counts, then decides the regions in *levels*: a region's level is one more than the highest level
 of the smaller-id small regions it touches, so all regions of a level read only decided labels and
-are decided together. Merging a region into another only moves its pixels, so region areas and
-256-bin colour counts are carried from pass to pass by adding rows, never recomputed from pixels.
+are decided together. Only small regions' pixels ever move, so each pass works on those pixels
+alone; large regions keep 256-bin colour counts that merges add to.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy.sparse import csr_matrix
 
-from .histogram import BINS, histograms_from_counts, normalised
+from .histogram import BINS, histograms_from_counts, histograms_from_pixels, normalised
 
 MAX_MERGE_PASSES = 10
 SMALL_REGION = 500
@@ -52,76 +51,112 @@ SIMILAR_RULES = ((0.2, 150, 1), (0.25, 250, 8))
 APPROX_EPSILON = 0.02
 """approxPolyDP tolerance as a fraction of the contour perimeter."""
 
+_OUTSIDE = -1  # label of the 1-pixel frame around the map
 
-# ------------------------------------------------------------------------------ region statistics
-class _Regions:
-    """Per-id area and 256-bin colour counts of a label map, kept up to date across merges."""
 
-    def __init__(self, labels: np.ndarray, image: np.ndarray) -> None:
-        self.n_ids = int(labels.max()) + 1
-        self.area = np.bincount(labels, minlength=self.n_ids)
-        counts = np.empty((self.n_ids, 3, 256), np.int32)
-        key = labels.astype(np.int64) * 256
-        for c in range(3):
-            counts[:, c] = np.bincount(key + image[:, c], minlength=self.n_ids * 256).reshape(-1, 256)
-        self.counts = counts
+def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """Start index of each run of equal values in a sorted array."""
+    return np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+
+
+def _argsort_ids(ids: np.ndarray, n_ids: int) -> np.ndarray:
+    """Stable argsort of non-negative ids (a radix sort when they fit in 16 bits)."""
+    return np.argsort(ids.astype(np.uint16) if n_ids <= 1 << 16 else ids, kind="stable")
+
+
+class _LabelMap:
+    """The label map inside a 1-pixel frame (flat, so that neighbours are index offsets), the
+    frame's colours, and per-id area plus 256-bin colour counts of the large regions."""
+
+    def __init__(self, fill_map: np.ndarray, image: np.ndarray) -> None:
+        h, w = fill_map.shape
+        self.shape = (h, w)
+        self.width = w + 2
+        framed = np.full((h + 2, w + 2), _OUTSIDE, np.int32)
+        framed[1:-1, 1:-1] = fill_map
+        self.labels = framed.ravel()
+        colours = np.zeros((3, h + 2, w + 2), np.uint8)
+        colours[:, 1:-1, 1:-1] = np.moveaxis(image, 2, 0)
+        self.colours = colours.reshape(3, -1)
+        self.n_ids = int(fill_map.max()) + 1
+        self.area = np.bincount(fill_map.ravel(), minlength=self.n_ids)
+        self.counts = np.zeros((self.n_ids, 3, 256), np.int32)  # rows of large regions only
+        self.has_counts = np.zeros(self.n_ids, bool)
         self.maybe_split = np.zeros(self.n_ids, bool)  # may consist of several 8-connected parts
+        self.hist = np.empty((self.n_ids, 3 * BINS))  # normalised histograms, where hist_valid
+        self.hist_valid = np.zeros(self.n_ids, bool)
+        inside = np.flatnonzero(self.labels > 0)
+        self.add_counts(inside[self.area[self.labels[inside]] >= SMALL_REGION])
 
-    def move(self, sources: np.ndarray, targets: np.ndarray) -> None:
-        """Relabel every pixel of region ``sources[i]`` to ``targets[i]`` (0 = line); the
-        targets are ids as they were before this move."""
-        moved = np.zeros(self.n_ids, bool)
-        moved[sources] = True
-        area = self.area[sources]
-        self.area[sources] = 0
-        np.add.at(self.area, targets, area)
-        keep = targets > 0
-        sources, targets = sources[keep], targets[keep]
-        if sources.size == 0:
+    def interior(self) -> np.ndarray:
+        h, w = self.shape
+        return self.labels.reshape(h + 2, w + 2)[1:-1, 1:-1].copy()
+
+    def is_small(self) -> np.ndarray:
+        small = (self.area > 0) & (self.area < SMALL_REGION)
+        small[0] = False
+        return small
+
+    def add_counts(self, pixels: np.ndarray) -> None:
+        """Add the colours of ``pixels`` (framed flat indices) to the counts of their regions."""
+        if pixels.size == 0:
             return
-        into, row = np.unique(targets, return_inverse=True)
-        gather = csr_matrix((np.ones(sources.size, np.int32), (row, np.arange(sources.size))),
-                            shape=(into.size, sources.size))
-        incoming = gather @ self.counts[sources].reshape(sources.size, -1)
-        self.counts[sources] = 0
-        self.counts[into] += incoming.reshape(-1, 3, 256).astype(np.int32, copy=False)
-        # a region that moved away but still receives others may be left in pieces; pieces stay
-        inherited = targets[self.maybe_split[sources]]
-        self.maybe_split[into[moved[into]]] = True
-        self.maybe_split[inherited] = True
+        label = self.labels[pixels]
+        ids = np.flatnonzero(np.bincount(label, minlength=self.n_ids))
+        rank = np.zeros(self.n_ids, np.intp)
+        rank[ids] = np.arange(ids.size)
+        key = rank[label] * 256
+        for c in range(3):
+            add = np.bincount(key + self.colours[c, pixels], minlength=ids.size * 256)
+            self.counts[ids, c] += add.reshape(ids.size, 256).astype(np.int32)
+        self.has_counts[ids] = True
 
-    def histograms(self, ids: np.ndarray) -> np.ndarray:
-        """The original's normalised 75-bin colour histograms of ``ids``: ``float64 (k, 75)``."""
-        return normalised(histograms_from_counts(self.counts[ids]), self.area[ids])
+    def update_histograms(self, ids: np.ndarray, pixels_by_id: np.ndarray, first: np.ndarray) -> None:
+        """Make ``hist`` valid for ``ids`` (the original's normalised 75-bin histograms)."""
+        ids = ids[~self.hist_valid[ids]]
+        if ids.size:
+            self.hist[ids] = self._histograms(ids, pixels_by_id, first)
+            self.hist_valid[ids] = True
+
+    def _histograms(self, ids: np.ndarray, pixels_by_id: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """Histograms of ``ids`` (``float64 (k, 75)``): from the counts for large regions, from the
+        pixels (``pixels_by_id`` sorted by id, ``first[id]`` = index of an id's first pixel there)
+        for small ones."""
+        out = np.empty((ids.size, 3 * BINS))
+        large = self.has_counts[ids]
+        if large.any():
+            big = ids[large]
+            out[large] = normalised(histograms_from_counts(self.counts[big]), self.area[big])
+        if not large.all():
+            small = ids[~large]
+            size = self.area[small]
+            starts = np.r_[0, np.cumsum(size)[:-1]]
+            at = np.repeat(first[small] - starts, size) + np.arange(size.sum())
+            values = self.colours[:, pixels_by_id[at]]
+            out[~large] = normalised(histograms_from_pixels(values, starts), size)
+        return out
 
 
 # ------------------------------------------------------------------------------------ border data
 def _border_contacts(labels: np.ndarray, small_pixels: np.ndarray, is_small: np.ndarray,
-                     shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For every small region: the owners of its border pixels and how many border pixels each
     owns. A border pixel is a 4-neighbour of the region outside it, counted once per region.
 
     Returns ``(region, owner, count)`` sorted by region then owner; owner 0 (line) left out.
     """
-    h, w = shape
-    # 1-pixel frame of -1 around the label map, so that neighbours never leave the array
-    framed = np.full((h + 2, w + 2), -1, np.int64)
-    framed[1:-1, 1:-1] = labels.reshape(h, w)
-    framed = framed.ravel()
-    steps = (-1, 1, -(w + 2), w + 2)
-    y, x = np.divmod(small_pixels, w)
-    inside = (y + 1) * (w + 2) + x + 1
-    touched = np.zeros(framed.size, bool)
+    steps = (-1, 1, -width, width)
+    touched = np.zeros(labels.size, bool)
     for step in steps:
-        touched[inside + step] = True
+        touched[small_pixels + step] = True
     q = np.flatnonzero(touched)
-    owner = framed[q]
-    keep = owner > 0  # neither line (0) nor outside (-1)
+    owner = labels[q]
+    keep = owner > 0  # neither line (0) nor the frame
     q, owner = q[keep], owner[keep]
     seen = []
     regions, owners = [], []
     for step in steps:
-        r = framed[q + step]
+        r = labels[q + step]
         new = (r > 0) & (r != owner)
         new[new] = is_small[r[new]]
         for earlier in seen:
@@ -129,8 +164,8 @@ def _border_contacts(labels: np.ndarray, small_pixels: np.ndarray, is_small: np.
         seen.append(r)
         regions.append(r[new])
         owners.append(owner[new])
-    region = np.concatenate(regions)
-    owner = np.concatenate(owners)
+    region = np.concatenate(regions).astype(np.int64)
+    owner = np.concatenate(owners).astype(np.int64)
     n = int(is_small.size)
     key, count = np.unique(region * n + owner, return_counts=True)
     return key // n, key % n, count
@@ -144,7 +179,7 @@ def _levels(region: np.ndarray, owner: np.ndarray, is_small: np.ndarray) -> np.n
     level = np.zeros(is_small.size, np.int64)
     if a.size == 0:
         return level
-    starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
+    starts = _run_starts(a)
     heads = a[starts]
     while True:
         proposed = np.maximum.reduceat(level[o], starts) + 1
@@ -154,13 +189,13 @@ def _levels(region: np.ndarray, owner: np.ndarray, is_small: np.ndarray) -> np.n
         level[heads[grow]] = proposed[grow]
 
 
-def _approx_is_point(labels_2d: np.ndarray, pixels: np.ndarray) -> bool:
+def _approx_is_point(labels: np.ndarray, width: int, pixels: np.ndarray) -> bool:
     """Whether approxPolyDP of the region's first external contour has one vertex, computed the
-    original's way (on the bounding box grown by 2 px). ``pixels``: flat indices of the region."""
-    h, w = labels_2d.shape
-    ys, xs = np.divmod(pixels, w)
-    y0, y1 = max(ys.min() - 2, 0), min(ys.max() + 3, h)
-    x0, x1 = max(xs.min() - 2, 0), min(xs.max() + 3, w)
+    original's way (on the bounding box grown by 2 px). ``pixels``: framed flat indices."""
+    ys, xs = np.divmod(pixels, width)
+    h = labels.size // width
+    y0, y1 = max(ys.min() - 2, 1), min(ys.max() + 3, h - 1)
+    x0, x1 = max(xs.min() - 2, 1), min(xs.max() + 3, width - 1)
     crop = np.zeros((y1 - y0, x1 - x0), np.uint8)
     crop[ys - y0, xs - x0] = 255
     contours, _ = cv2.findContours(crop, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -169,11 +204,6 @@ def _approx_is_point(labels_2d: np.ndarray, pixels: np.ndarray) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ rules
-def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
-    """Start index of each run of equal values in a sorted array."""
-    return np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-
-
 def _decide(regions: np.ndarray, area: np.ndarray, point_like: np.ndarray, g_region: np.ndarray,
             g_label: np.ndarray, g_count: np.ndarray, g_score: np.ndarray) -> np.ndarray:
     """New label of each visited region (its own id when it stays).
@@ -210,35 +240,37 @@ def _decide(regions: np.ndarray, area: np.ndarray, point_like: np.ndarray, g_reg
     return np.where(merge, best_label, regions)
 
 
+def _needs_scores(area: np.ndarray, point_like: np.ndarray, n_labels: np.ndarray) -> np.ndarray:
+    """Where histogram intersections can change the outcome: a choice between several labels,
+    for a region that some rule can still merge (larger ones stay whatever the scores)."""
+    score_area = max(area_below for _, area_below, _ in SIMILAR_RULES)
+    return (n_labels > 1) & (point_like | (area < score_area))
+
+
 # ------------------------------------------------------------------------------------------- pass
-def _merge_pass(labels: np.ndarray, small_pixels: np.ndarray, regions: _Regions,
-                shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _merge_pass(lm: _LabelMap, small_pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One pass over the small regions. Returns the new label of every id (identity for ids
-    that stay) and the small regions' pixels (flat indices)."""
-    n_ids = regions.n_ids
-    area = regions.area
-    is_small = (area > 0) & (area < SMALL_REGION)
-    is_small[0] = False
+    that stay) and the small regions' pixels at the start of the pass."""
+    n_ids, area, labels = lm.n_ids, lm.area, lm.labels
+    is_small = lm.is_small()
     small_pixels = small_pixels[is_small[labels[small_pixels]]]
     new_label = np.arange(n_ids)
     if small_pixels.size == 0:
         return new_label, small_pixels
+    pixel_label = labels[small_pixels]
+    by_id = small_pixels[_argsort_ids(pixel_label, n_ids)]
+    first = np.zeros(n_ids + 1, np.int64)
+    np.cumsum(np.where(is_small, area, 0), out=first[1:])
 
-    g_region, g_owner, g_count = _border_contacts(labels, small_pixels, is_small, shape)
+    g_region, g_owner, g_count = _border_contacts(labels, small_pixels, is_small, lm.width)
     level = _levels(g_region, g_owner, is_small)
     visit = np.flatnonzero(is_small)
     visit_level = level[visit]
     pair_level = level[g_region]
-    hist = np.zeros((n_ids, 3 * BINS))
-    have_hist = np.zeros(n_ids, bool)
 
     point_like = np.zeros(n_ids, bool)
-    split = visit[regions.maybe_split[visit] & (area[visit] > 1)]
-    if split.size:
-        pixel_label = labels[small_pixels]
-        labels_2d = labels.reshape(shape)
-        for r in split:
-            point_like[r] = _approx_is_point(labels_2d, small_pixels[pixel_label == r])
+    for r in visit[lm.maybe_split[visit] & (area[visit] > 1)]:
+        point_like[r] = _approx_is_point(labels, lm.width, by_id[first[r]: first[r + 1]])
 
     for lv in range(int(visit_level.max()) + 1):
         todo = visit[visit_level == lv]
@@ -249,20 +281,44 @@ def _merge_pass(labels: np.ndarray, small_pixels: np.ndarray, regions: _Regions,
         key, inverse = np.unique(a * n_ids + live, return_inverse=True)
         ga, gl = key // n_ids, key % n_ids
         gc = np.bincount(inverse, weights=c, minlength=key.size).astype(np.int64)
-        # histogram intersections, needed only where there is a choice (with one neighbour label
-        # the similarity rules cannot fire: they need area < 250, which merges anyway)
         at = np.searchsorted(todo, ga)
-        multi = np.bincount(at, minlength=todo.size)[at] > 1
-        need = np.unique(np.concatenate([ga[multi], gl[multi]]))
-        need = need[~have_hist[need]]
-        if need.size:
-            hist[need] = regions.histograms(need)
-            have_hist[need] = True
+        n_labels = np.bincount(at, minlength=todo.size)
+        scored = _needs_scores(area[todo], point_like[todo], n_labels)[at]
+        lm.update_histograms(np.unique(np.concatenate([ga[scored], gl[scored]])), by_id, first)
         score = np.full(ga.size, -1.0)
-        if multi.any():
-            score[multi] = np.minimum(hist[ga[multi]], hist[gl[multi]]).sum(axis=1)
+        score[scored] = np.minimum(lm.hist[ga[scored]], lm.hist[gl[scored]]).sum(axis=1)
         new_label[todo] = _decide(todo, area[todo], point_like[todo], ga, gl, gc, score)
     return new_label, small_pixels
+
+
+def _apply(lm: _LabelMap, new_label: np.ndarray, small_pixels: np.ndarray) -> None:
+    """Move the pixels of the merged regions and update areas, counts and split flags."""
+    sources = np.flatnonzero(new_label != np.arange(lm.n_ids))
+    if sources.size == 0:
+        return
+    targets = new_label[sources]
+    old = lm.labels[small_pixels]
+    moved_pixels = small_pixels[new_label[old] != old]
+    lm.labels[small_pixels] = new_label[old]
+    area = lm.area[sources]
+    lm.area[sources] = 0
+    np.add.at(lm.area, targets, area)
+    lm.hist_valid[sources] = False
+    lm.hist_valid[targets] = False
+    # a region that moved away but still receives others may be left in pieces; pieces stay
+    moved = np.zeros(lm.n_ids, bool)
+    moved[sources] = True
+    into = targets[targets > 0]
+    lm.maybe_split[into[moved[into]]] = True
+    lm.maybe_split[targets[lm.maybe_split[sources] & (targets > 0)]] = True
+    # counts: large targets gain the moved pixels; regions that just became large get all theirs
+    became_large = (lm.area >= SMALL_REGION) & ~lm.has_counts
+    became_large[0] = False
+    now = lm.labels[small_pixels]
+    lm.add_counts(np.concatenate([
+        moved_pixels[lm.has_counts[lm.labels[moved_pixels]]],
+        small_pixels[became_large[now]],
+    ]))
 
 
 def merge_small_regions(fill_map: np.ndarray, image_bgr: np.ndarray,
@@ -270,7 +326,7 @@ def merge_small_regions(fill_map: np.ndarray, image_bgr: np.ndarray,
     """The original's ``my_merge_fill``.
 
     Args:
-        fill_map: ``int (H, W)`` region ids, 0 = line.
+        fill_map: ``int (H, W)`` non-negative region ids, 0 = line.
         image_bgr: ``uint8 (H, W, 3)`` frame in BGR order (the channel order matters: it fixes
             the order in which the 75 histogram bins are summed).
         max_passes: at most this many passes.
@@ -278,17 +334,12 @@ def merge_small_regions(fill_map: np.ndarray, image_bgr: np.ndarray,
     Returns:
         ``int32 (H, W)``: merged ids (a subset of the input ids, plus 0).
     """
-    shape = fill_map.shape
-    labels = np.ascontiguousarray(fill_map, dtype=np.int32).ravel().copy()
-    regions = _Regions(labels, image_bgr.reshape(-1, 3))
-    small_pixels = np.arange(labels.size)
+    lm = _LabelMap(np.asarray(fill_map, np.int32), image_bgr)
+    small_pixels = np.flatnonzero(lm.labels > 0)
     for _ in range(max_passes):
-        ids_before = np.count_nonzero(regions.area)
-        new_label, small_pixels = _merge_pass(labels, small_pixels, regions, shape)
-        moved = np.flatnonzero(new_label != np.arange(regions.n_ids))
-        if moved.size:
-            labels[small_pixels] = new_label[labels[small_pixels]]
-            regions.move(moved, new_label[moved])
-        if np.count_nonzero(regions.area) == ids_before:
+        ids_before = np.count_nonzero(lm.area)
+        new_label, small_pixels = _merge_pass(lm, small_pixels)
+        _apply(lm, new_label, small_pixels)
+        if np.count_nonzero(lm.area) == ids_before:
             break
-    return labels.reshape(shape)
+    return lm.interior()
