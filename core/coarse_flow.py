@@ -15,6 +15,9 @@ Every other pixel gets flow 0, exactly like the original, which could not tell "
 """
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -185,23 +188,51 @@ def segment_flow(grey_src: np.ndarray, grey_dst: np.ndarray, src: SegmentStats, 
     return vec, (ys + b1[1]) * w + (xs + b1[0])
 
 
-def directional_flow(frame_src: np.ndarray, frame_dst: np.ndarray, src: SegmentStats, dst: SegmentStats,
-                     rank_sum: np.ndarray, match: np.ndarray, rank_sum_threshold: int = 0
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Coarse flow ``src -> dst``: ``(float64 (2, H, W), valid bool (H, W))``."""
-    h, w = src.labels.shape
-    grey_src = cv2.cvtColor(frame_src, cv2.COLOR_RGB2GRAY)
-    grey_dst = cv2.cvtColor(frame_dst, cv2.COLOR_RGB2GRAY)
-    flow = np.zeros((2, h * w), np.float64)
-    valid = np.zeros(h * w, bool)
-    dis = make_dis()
-    for i in candidate_segments(src, dst, rank_sum, match, rank_sum_threshold):
-        res = segment_flow(grey_src, grey_dst, src, dst, int(i), int(match[i]), dis)
+def _worker_count() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+class _DisPerThread(threading.local):
+    """One DIS object per worker thread (DIS objects keep scratch buffers and are not shared)."""
+
+    def __init__(self) -> None:
+        self.dis = make_dis()
+
+
+def directional_flows(jobs: list[tuple[np.ndarray, np.ndarray, SegmentStats, SegmentStats, np.ndarray, np.ndarray]],
+                      rank_sum_threshold: int = 0, workers: int | None = None
+                      ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Coarse flows for several ``(frame_src, frame_dst, src, dst, rank_sum, match)`` directions.
+
+    The per-segment DIS calls of all directions run in a thread pool (OpenCV releases the GIL;
+    each segment writes its own pixels, so the result does not depend on the order).
+    Returns per direction ``(float64 (2, H, W), valid bool (H, W))``.
+    """
+    outputs, tasks = [], []
+    for d, (frame_src, frame_dst, src, dst, rank_sum, match) in enumerate(jobs):
+        h, w = src.labels.shape
+        greys = (cv2.cvtColor(frame_src, cv2.COLOR_RGB2GRAY), cv2.cvtColor(frame_dst, cv2.COLOR_RGB2GRAY))
+        outputs.append((np.zeros((2, h * w), np.float64), np.zeros(h * w, bool)))
+        for i in candidate_segments(src, dst, rank_sum, match, rank_sum_threshold):
+            tasks.append((d, greys, src, dst, int(i), int(match[i])))
+    local = _DisPerThread()
+
+    def run(task):
+        d, (g_src, g_dst), src, dst, i, j = task
+        return d, segment_flow(g_src, g_dst, src, dst, i, j, local.dis)
+
+    n = workers or _worker_count()
+    if n > 1 and len(tasks) > 1:
+        with ThreadPoolExecutor(n) as pool:
+            results = list(pool.map(run, tasks))
+    else:
+        results = [run(t) for t in tasks]
+    for d, res in results:
         if res is not None:
             vec, idx = res
-            flow[:, idx] = vec
-            valid[idx] = True
-    return flow.reshape(2, h, w), valid.reshape(h, w)
+            outputs[d][0][:, idx] = vec
+            outputs[d][1][idx] = True
+    return [(f.reshape(2, *j[2].labels.shape), v.reshape(j[2].labels.shape)) for (f, v), j in zip(outputs, jobs)]
 
 
 def coarse_flow(frame1: np.ndarray, frame3: np.ndarray, matches: Matches, rank_sum_threshold: int = 0) -> CoarseFlow:
@@ -213,8 +244,9 @@ def coarse_flow(frame1: np.ndarray, frame3: np.ndarray, matches: Matches, rank_s
     """
     if frame1.shape != frame3.shape or frame1.shape[:2] != matches.stats1.labels.shape:
         raise InputError("frames and matches do not belong together (sizes differ)")
-    r13, m13 = matches.rank_sum_13.numpy(), matches.match_13.numpy()
-    r31, m31 = matches.rank_sum_31.numpy(), matches.match_31.numpy()
-    f13, v13 = directional_flow(frame1, frame3, matches.stats1, matches.stats3, r13, m13, rank_sum_threshold)
-    f31, v31 = directional_flow(frame3, frame1, matches.stats3, matches.stats1, r31, m31, rank_sum_threshold)
+    jobs = [
+        (frame1, frame3, matches.stats1, matches.stats3, matches.rank_sum_13.numpy(), matches.match_13.numpy()),
+        (frame3, frame1, matches.stats3, matches.stats1, matches.rank_sum_31.numpy(), matches.match_31.numpy()),
+    ]
+    (f13, v13), (f31, v31) = directional_flows(jobs, rank_sum_threshold)
     return CoarseFlow(f13, f31, v13, v31)
