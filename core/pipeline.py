@@ -1,0 +1,124 @@
+"""The one-call API: two frames in, in-betweens out. Shared by the CLI and the one-click node.
+
+    frames -> SGM (segment, match, coarse flow) -> refine -> synthesise at each t
+
+``Interpolator`` runs the learned path when it has a model (RFR / RFR+GMA refinement and GridNet
+synthesis) and the weight-free path otherwise (DIS refinement seeded by SGM, occlusion-aware
+splat blending). Flows are computed once per pair; any number of in-betweens come from them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .errors import InputError
+from .images import ArrayLike, rgb_pair, to_image, to_tensor
+from .refine import PairFlows, refine_dis
+from .sgm import SGMOptions, SGMResult, run_sgm
+from .synthesize import blend_at
+from .vgg import VGG19Features
+
+
+@dataclass
+class PreparedPair:
+    """Everything about a frame pair that does not depend on t.
+
+    Attributes:
+        frame1, frame3: ``uint8`` RGB frames as given (validated).
+        sgm: the SGM result (None when SGM was switched off).
+        flows: dense flows at the frame size (numpy, for previews and the weight-free path).
+        state: the learned model's per-pair state, or None on the weight-free path.
+    """
+
+    frame1: np.ndarray
+    frame3: np.ndarray
+    sgm: SGMResult | None
+    flows: PairFlows
+    state: Any = None
+
+
+def check_times(times: Sequence[float]) -> list[float]:
+    """Validate in-between times: each strictly inside (0, 1)."""
+    out = []
+    for t in times:
+        t = float(t)
+        if not 0.0 < t < 1.0:
+            raise InputError(f"in-between times must be strictly between 0 and 1; got {t}")
+        out.append(t)
+    return out
+
+
+def evenly_spaced_times(multiplier: int) -> list[float]:
+    """The ``multiplier - 1`` in-between times of a x``multiplier`` frame rate: ``k / multiplier``."""
+    if int(multiplier) != multiplier or multiplier < 2:
+        raise InputError(f"multiplier must be an integer >= 2; got {multiplier}")
+    return [k / multiplier for k in range(1, int(multiplier))]
+
+
+class Interpolator:
+    """Interpolate frame pairs.
+
+    Args:
+        model: a ``LearnedInterpolator`` (``core.model.load_model``) or None for the weight-free path.
+        vgg: VGG-19 features for SGM matching; None matches with the weight-free colour/shape
+            descriptor.
+        sgm: SGM options (preset, working size...); the feature kind follows ``vgg`` unless
+            set explicitly to "colour".
+        use_sgm: False skips SGM (the model then starts from zero flow, DIS from scratch).
+        device: where the networks run (default: the model's device, else CPU).
+    """
+
+    def __init__(self, model: torch.nn.Module | None = None, vgg: VGG19Features | None = None,
+                 sgm: SGMOptions | None = None, use_sgm: bool = True,
+                 device: torch.device | str | None = None) -> None:
+        self.model = model
+        self.vgg = vgg
+        if device is None:
+            device = next(model.parameters()).device if model is not None else "cpu"
+        self.device = torch.device(device)
+        sgm = sgm or SGMOptions()
+        if vgg is None and sgm.features == "vgg":
+            sgm = SGMOptions(sgm.preset, "colour", sgm.working_size, sgm.rank_sum_threshold)
+        self.sgm_options = sgm
+        self.use_sgm = use_sgm
+
+    @property
+    def weight_free(self) -> bool:
+        return self.model is None
+
+    def prepare(self, frame1: ArrayLike, frame3: ArrayLike) -> PreparedPair:
+        """Run SGM and flow refinement once for a pair."""
+        a, b = rgb_pair(frame1, frame3)
+        h, w = a.shape[:2]
+        sgm = run_sgm(a, b, self.sgm_options, vgg=self.vgg, device=self.device) if self.use_sgm else None
+        coarse = sgm.flow_at(h, w) if sgm is not None else None
+        if self.model is None:
+            return PreparedPair(a, b, sgm, refine_dis(a, b, coarse))
+        t1, t3 = to_tensor(a, self.device), to_tensor(b, self.device)
+        init13 = init31 = None
+        if coarse is not None:
+            init13 = torch.from_numpy(coarse.flow_13).float()[None].to(self.device)
+            init31 = torch.from_numpy(coarse.flow_31).float()[None].to(self.device)
+        state = self.model.estimate(t1, t3, init13, init31)
+        flows = PairFlows(state.flow12[0].float().cpu().numpy(), state.flow21[0].float().cpu().numpy(),
+                          getattr(self.model, "variant", "model"))
+        return PreparedPair(a, b, sgm, flows, state)
+
+    def frame_at(self, pair: PreparedPair, t: float) -> np.ndarray:
+        """The in-between at time ``t`` in (0, 1) as ``uint8`` RGB."""
+        (t,) = check_times([t])
+        if pair.state is not None:
+            return to_image(self.model.synthesize(pair.state, t))
+        f1, f3 = to_tensor(pair.frame1, self.device), to_tensor(pair.frame3, self.device)
+        fl13 = torch.from_numpy(pair.flows.flow_13)[None].to(self.device)
+        fl31 = torch.from_numpy(pair.flows.flow_31)[None].to(self.device)
+        return to_image(blend_at(f1, f3, fl13, fl31, t))
+
+    def interpolate(self, frame1: ArrayLike, frame3: ArrayLike, times: Sequence[float] = (0.5,)) -> list[np.ndarray]:
+        """In-betweens of one pair at each of ``times`` (flows computed once)."""
+        times = check_times(times)
+        pair = self.prepare(frame1, frame3)
+        return [self.frame_at(pair, t) for t in times]
