@@ -6,8 +6,9 @@ import pytest
 
 from comfyui_animeinterp.core.segment import merge as M
 from comfyui_animeinterp.core.segment import merge_small_regions
-from comfyui_animeinterp.core.segment.histogram import bin_bounds, histograms_from_counts, normalised
-from tests.support.segment_cases import random_image_for, random_label_map
+from comfyui_animeinterp.core.segment.histogram import (bin_bounds, histograms_from_counts,
+                                                        histograms_from_pixels, normalised, value_bins)
+from tests.support.segment_cases import large_and_small_regions, random_image_for, random_label_map
 from tests.support.segment_reference import colour_histogram, merge_pass_reference, merge_reference
 
 
@@ -26,6 +27,16 @@ def test_bin_bounds_equal_numpy_for_every_value_range():
             assert np.array_equal(np.diff(bounds[lo, hi]), np.histogram(values, 25)[0]), (lo, hi)
 
 
+def test_value_bins_agree_with_the_bounds_everywhere():
+    bounds = bin_bounds()
+    lo, hi = np.nonzero(np.triu(np.ones((256, 256), bool)))  # every range lo <= hi
+    size = hi - lo + 1
+    lo, hi = np.repeat(lo, size), np.repeat(hi, size)
+    values = lo + np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size)
+    expected = (values[:, None] >= bounds[lo, hi, 1:-1]).sum(axis=1)
+    assert np.array_equal(value_bins(lo, hi, values), expected)
+
+
 def test_region_histograms_equal_numpy():
     rng = np.random.default_rng(0)
     regions = []
@@ -35,10 +46,13 @@ def test_region_histograms_equal_numpy():
         hi = int(rng.integers(lo, min(lo + rng.choice([1, 3, 26, 60, 256]), 256)))
         regions.append(rng.integers(lo, hi + 1, size=(n, 3)).astype(np.uint8))
     counts = np.stack([[np.bincount(r[:, c], minlength=256) for c in range(3)] for r in regions])
-    hist = normalised(histograms_from_counts(counts), [len(r) for r in regions])
-    for r, h in zip(regions, hist):
-        image = r[:, None, :]
-        assert np.array_equal(h, colour_histogram(image, np.ones((len(r), 1), bool)))
+    areas = [len(r) for r in regions]
+    from_counts = normalised(histograms_from_counts(counts), areas)
+    starts = np.r_[0, np.cumsum(areas)[:-1]]
+    from_pixels = normalised(histograms_from_pixels(np.concatenate(regions).T.copy(), starts), areas)
+    for r, a, b in zip(regions, from_counts, from_pixels):
+        expected = colour_histogram(r[:, None, :], np.ones((len(r), 1), bool))
+        assert np.array_equal(a, expected) and np.array_equal(b, expected)
 
 
 def test_vectorised_intersection_sums_like_the_original():
@@ -74,6 +88,15 @@ def test_merge_equals_the_reference(monkeypatch):
         assert np.array_equal(merged, merge_reference(labels, image))
     # ids left in pieces by a pass were met, some of them with a one-pixel first contour
     assert sum(calls) > 0 and len(calls) > sum(calls)
+
+
+def test_merge_into_large_regions_equals_the_reference():
+    rng = np.random.default_rng(8)
+    for _ in range(6):
+        labels = large_and_small_regions(rng, 60, 80)
+        assert (np.bincount(labels.ravel())[1:] >= 500).any()
+        image = random_image_for(rng, labels)
+        assert np.array_equal(merge_small_regions(labels, image), merge_reference(labels, image))
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (12, 9)])

@@ -48,3 +48,21 @@ def random_image_for(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray
     noisy = rng.random(n) < 0.6
     img += np.where(noisy[labels][..., None], rng.integers(-25, 26, size=img.shape), 0)
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def large_and_small_regions(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """``int32 (h, w)``: a few large regions (hundreds to thousands of pixels, so merges add to
+    regions above the 500-pixel limit) sprinkled with small fragments and line pixels."""
+    seeds = rng.integers(0, [h, w], size=(int(rng.integers(3, 7)), 2))
+    yy, xx = np.mgrid[0:h, 0:w]
+    nearest = np.argmin([(yy - y) ** 2 + (xx - x) ** 2 for y, x in seeds], axis=0) + 1
+    fragments = random_label_map(rng, h, w) + nearest.max()
+    labels = np.where(rng.random((h, w)) < 0.15, fragments, nearest)
+    labels[rng.random((h, w)) < 0.05] = 0
+    out = np.zeros((h, w), np.int64)
+    next_id = 1
+    for v in np.unique(labels[labels > 0]):
+        n, comp = cv2.connectedComponents((labels == v).astype(np.uint8), connectivity=4)
+        out[comp > 0] = comp[comp > 0] + next_id - 1
+        next_id += n - 1
+    return out.astype(np.int32)
