@@ -146,3 +146,18 @@ def to_image(tensor: torch.Tensor) -> np.ndarray:
         tensor = tensor[0]
     t = tensor.detach().float().clamp(0, 1).mul(255.0).round().to(torch.uint8)
     return t.permute(1, 2, 0).cpu().numpy()
+
+
+def write_png(path, rgb: np.ndarray) -> None:
+    """Write a ``uint8`` RGB image atomically (temporary file in the same folder, then rename)."""
+    import os
+
+    import cv2
+
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.tmp.png")
+    ok = cv2.imwrite(tmp, cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"could not write {path}")
+    os.replace(tmp, path)
