@@ -4,9 +4,9 @@ Each node module exports ``NODES``: ``{type name: (class, display name)}``.
 """
 from __future__ import annotations
 
-from . import comfy_env
+from . import comfy_env, evaluate_nodes, sgm_nodes
 
-_MODULES: list = []
+_MODULES: list = [sgm_nodes, evaluate_nodes]
 
 
 def _collect() -> tuple[dict, dict]:

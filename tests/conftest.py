@@ -23,3 +23,13 @@ def synthetic_triplet():
     from comfyui_animeinterp.core.synthetic import make_triplet
 
     return make_triplet(240, 432, seed=0)
+
+
+@pytest.fixture
+def fake_comfy(tmp_path):
+    """ComfyUI's progress bar, interruption, device and folder_paths, faked for one test."""
+    from tests.support.fake_comfy import install_fake_comfy, uninstall_fake_comfy
+
+    state = install_fake_comfy(tmp_path)
+    yield state
+    uninstall_fake_comfy()

@@ -1,0 +1,120 @@
+"""SGM over a clip: the per-stage results for every frame and every consecutive pair.
+
+These are the values the per-stage ComfyUI nodes pass along (SEGMENTS -> MATCHES -> FLOW). Each
+function takes an optional ``step`` callback, called once per frame or pair, where the caller
+reports progress and may raise to cancel.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from .coarse_flow import CoarseFlow, coarse_flow
+from .errors import InputError
+from .images import check_same_size, to_rgb_uint8
+from .match import FeatureKind, Matches, match_segments
+from .refine import PairFlows
+from .segment import segment_frame
+from .sgm import SGMOptions, working_size_for
+from .vgg import VGG19Features
+
+Step = Callable[[int, int], None]
+
+
+def _noop(done: int, total: int) -> None:
+    pass
+
+
+@dataclass
+class SegmentedClip:
+    """Label maps of every frame at the SGM working size.
+
+    Attributes:
+        frames: ``uint8`` RGB frames at the working size.
+        labels: ``int32 (h, w)`` label maps.
+        input_size: ``(H, W)`` of the frames given.
+        options: the SGM options used.
+    """
+
+    frames: list[np.ndarray]
+    labels: list[np.ndarray]
+    input_size: tuple[int, int]
+    options: SGMOptions
+
+    @property
+    def working_size(self) -> tuple[int, int]:
+        return self.labels[0].shape[0], self.labels[0].shape[1]
+
+
+@dataclass
+class MatchedClip:
+    """Matches of every consecutive pair ``(k, k + 1)``."""
+
+    segments: SegmentedClip
+    matches: list[Matches]
+
+
+@dataclass
+class ClipFlows:
+    """Flows of every consecutive pair at the input frame size.
+
+    Attributes:
+        pairs: one :class:`PairFlows` per pair ``(k, k + 1)`` (``flow_13`` = k -> k+1).
+        valid: per pair ``(valid_13, valid_31)`` bool masks, or None where every pixel is valid.
+        kind: ``"coarse"`` (SGM) or ``"refined"``.
+    """
+
+    pairs: list[PairFlows]
+    valid: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
+    kind: str = "coarse"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.pairs[0].size
+
+
+def segment_clip(frames: Sequence[np.ndarray], options: SGMOptions = SGMOptions(), step: Step = _noop) -> SegmentedClip:
+    """Segment every frame (at the SGM working size)."""
+    if len(frames) == 0:
+        raise InputError("no frames to segment")
+    rgb = [to_rgb_uint8(f, f"frame {i}") for i, f in enumerate(frames)]
+    h, w = check_same_size(rgb)
+    wh, ww = working_size_for(h, w, options.working_size)
+    if (wh, ww) != (h, w):
+        rgb = [cv2.resize(f, (ww, wh)) for f in rgb]
+    labels = []
+    for i, f in enumerate(rgb):
+        labels.append(segment_frame(f, options.preset))
+        step(i + 1, len(rgb))
+    return SegmentedClip(rgb, labels, (h, w), options)
+
+
+def match_clip(segments: SegmentedClip, features: FeatureKind = "vgg", vgg: VGG19Features | None = None,
+               device: str = "cpu", step: Step = _noop) -> MatchedClip:
+    """Match the segments of every consecutive pair."""
+    n = len(segments.frames)
+    if n < 2:
+        raise InputError("matching needs at least two frames (one pair); got 1")
+    out = []
+    for k in range(n - 1):
+        out.append(match_segments(segments.frames[k], segments.frames[k + 1], segments.labels[k],
+                                  segments.labels[k + 1], features=features, vgg=vgg, device=device))
+        step(k + 1, n - 1)
+    return MatchedClip(segments, out)
+
+
+def coarse_flow_clip(matched: MatchedClip, step: Step = _noop) -> ClipFlows:
+    """Coarse flows (both directions) of every pair, resized to the input frame size."""
+    seg = matched.segments
+    h, w = seg.input_size
+    pairs, valid = [], []
+    for k, m in enumerate(matched.matches):
+        cf: CoarseFlow = coarse_flow(seg.frames[k], seg.frames[k + 1], m, seg.options.rank_sum_threshold)
+        cf = cf.resized(h, w)
+        pairs.append(PairFlows(cf.flow_13.astype(np.float32), cf.flow_31.astype(np.float32), "coarse"))
+        valid.append((cf.valid_13, cf.valid_31))
+        step(k + 1, len(matched.matches))
+    return ClipFlows(pairs, valid, "coarse")
