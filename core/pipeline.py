@@ -122,3 +122,67 @@ class Interpolator:
         times = check_times(times)
         pair = self.prepare(frame1, frame3)
         return [self.frame_at(pair, t) for t in times]
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation methods ("full" and "weight-free"), registered with core.evaluate when imported.
+def build_interpolator(weights: str | None = None, vgg_weights: str | None = None, preset: str = "japan",
+                       device: str = "cpu", working_size: Any = "auto", search_dirs: Sequence[str] = ()) -> Interpolator:
+    """An :class:`Interpolator` from weight names or paths (resolved through the manifest).
+
+    ``weights=None`` gives the weight-free path; ``vgg_weights=None`` matches with the weight-free
+    colour/shape descriptor.
+    """
+    from .model import load_model
+    from .vgg import load_vgg19
+    from .weights.resolve import resolve_weight
+
+    model = load_model(resolve_weight(weights, search_dirs=search_dirs), device) if weights else None
+    vgg = load_vgg19(resolve_weight(vgg_weights, search_dirs=search_dirs)).to(device) if vgg_weights else None
+    features = "vgg" if vgg is not None else "colour"
+    return Interpolator(model, vgg, SGMOptions(preset=preset, features=features, working_size=working_size),
+                        device=device)
+
+
+def _method(interp: Interpolator):
+    def method(frame1: np.ndarray, frame3: np.ndarray, t: float) -> np.ndarray:
+        return interp.interpolate(frame1, frame3, [t])[0]
+
+    return method
+
+
+def _flows(interp: Interpolator):
+    def estimate(frame1: np.ndarray, frame3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pair = interp.prepare(frame1, frame3)
+        return pair.flows.flow_13, pair.flows.flow_31
+
+    return estimate
+
+
+def _register_evaluation_methods() -> None:
+    from functools import lru_cache
+
+    from .evaluate.methods import available_methods, register_method
+
+    if "full" in available_methods():
+        return
+
+    @lru_cache(maxsize=4)  # the method and its flow estimator share one loaded model
+    def full(device: str = "cpu", weights: str = "afi-atd12k-style", vgg_weights: str = "vgg19",
+             preset: str = "japan", **_: Any) -> Interpolator:
+        return build_interpolator(weights, vgg_weights, preset, device)
+
+    @lru_cache(maxsize=4)
+    def weight_free(device: str = "cpu", preset: str = "japan", vgg_weights: str | None = None,
+                    **_: Any) -> Interpolator:
+        return build_interpolator(None, vgg_weights, preset, device)
+
+    register_method("full", lambda **o: _method(full(**o)),
+                    "SGM + learned RFR+GMA refinement + GridNet (needs weights)",
+                    flow_factory=lambda **o: _flows(full(**o)))
+    register_method("weight-free", lambda **o: _method(weight_free(**o)),
+                    "SGM (colour features) + DIS refinement + occlusion-aware splat blending, no weights",
+                    flow_factory=lambda **o: _flows(weight_free(**o)))
+
+
+_register_evaluation_methods()
