@@ -64,42 +64,14 @@ def forward_splat(values: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tenso
 def splat_average(values: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Splat and normalise: ``summed / weight`` where ``weight > 0``, else 0.
 
-    Returns ``(warped (N, C, H, W), weight (N, 1, H, W))``.
+    Returns ``(warped (N, C, H, W), weight (N, 1, H, W))``. Without autograd the division is done
+    in place (no extra full-size temporaries).
     """
     summed, weight = forward_splat(values, flow)
     covered = weight > 0
-    warped = torch.where(covered, summed / torch.where(covered, weight, torch.ones_like(weight)),
-                         torch.zeros_like(summed))
+    divisor = torch.where(covered, weight, torch.ones_like(weight))
+    if summed.requires_grad:
+        warped = torch.where(covered, summed / divisor, torch.zeros_like(summed))
+    else:
+        warped = summed.div_(divisor).masked_fill_(~covered, 0.0)
     return warped, weight
-
-
-def splat_average_numpy(values: "np.ndarray", flow: "np.ndarray") -> "np.ndarray":
-    """:func:`splat_average` for one small ``(H, W)`` float array and an OpenCV-layout flow
-    ``(H, W, 2)``, in NumPy.
-
-    Used inside per-segment loops that alternate with OpenCV calls, where dispatching many tiny
-    torch ops costs more than the work itself.
-    """
-    import numpy as np
-
-    h, w = values.shape
-    fx = flow[..., 0].astype(np.float32)
-    fy = flow[..., 1].astype(np.float32)
-    x0, y0 = np.floor(fx), np.floor(fy)
-    ax, ay = fx - x0, fy - y0
-    bx, by = (x0 + 1) - fx, (y0 + 1) - fy
-    tx0 = x0.astype(np.int64) + np.arange(w)[None, :]
-    ty0 = y0.astype(np.int64) + np.arange(h)[:, None]
-    v = values.astype(np.float32)
-    summed = np.zeros(h * w, np.float64)
-    weight = np.zeros(h * w, np.float64)
-    for dx, dy, wgt in ((0, 0, bx * by), (0, 1, bx * ay), (1, 0, ax * by), (1, 1, ax * ay)):
-        tx, ty = tx0 + dx, ty0 + dy
-        inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
-        idx = (ty * w + tx)[inside]
-        weight += np.bincount(idx, weights=wgt[inside], minlength=h * w)
-        summed += np.bincount(idx, weights=(v * wgt)[inside], minlength=h * w)
-    out = np.zeros(h * w, np.float32)
-    covered = weight > 0
-    out[covered] = (summed[covered] / weight[covered]).astype(np.float32)
-    return out.reshape(h, w)

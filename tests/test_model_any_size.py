@@ -29,22 +29,46 @@ def _pair(h, w):
     return to_tensor(scene.frame1), to_tensor(scene.frame3), torch.from_numpy(scene.flow_13)[None]
 
 
-@pytest.mark.parametrize("variant", ["afi", "animeinterp"])
-@pytest.mark.parametrize("h,w", [(64, 72), (101, 133), (130, 97)])
-def test_small_and_odd_sizes_give_finite_outputs_of_the_input_size(models, variant, h, w):
-    model = models[variant]
-    i1, i2, f13 = _pair(h, w)
-    state = model.estimate(i1, i2, f13, -f13)
+@pytest.fixture(scope="module")
+def small_afi(models):
+    """AFI at 64x72 (below the original's 128 px minimum): inputs and the estimated pair state."""
+    i1, i2, f13 = _pair(64, 72)
+    return (i1, i2, f13), models["afi"].estimate(i1, i2, f13, -f13)
+
+
+def _check_outputs(model, frames, state, h, w):
+    i1, i2, _ = frames
     assert state.flow12.shape == (1, 2, h, w) and state.flow21.shape == (1, 2, h, w)
     assert torch.isfinite(state.flow12).all() and torch.isfinite(state.flow21).all()
-    for t in (0.25, 0.5):
-        it = model.synthesize(state, t)
-        assert it.shape == (1, 3, h, w) and it.dtype == torch.float32
-        assert torch.isfinite(it).all()
+    it = model.synthesize(state, 0.25)
+    assert it.shape == (1, 3, h, w) and it.dtype == torch.float32
+    assert torch.isfinite(it).all()
     with torch.no_grad():
         it, f12, f21, f12in, f21in = model(i1, i2, None, None, 0.5)
     assert it.shape == (1, 3, h, w) and f12.shape == (1, 2, h, w) and f12in is None
-    assert torch.isfinite(it).all() and torch.isfinite(f12).all()
+    assert torch.isfinite(it).all() and torch.isfinite(f12).all() and torch.isfinite(f21).all()
+
+
+def test_small_size_gives_finite_outputs_of_the_input_size(models, small_afi):
+    frames, state = small_afi
+    _check_outputs(models["afi"], frames, state, 64, 72)
+
+
+def test_odd_size_gives_finite_outputs_of_the_input_size(models):
+    """101x133: odd, below 128 px on one side only, not a multiple of 4 or 8."""
+    frames = _pair(101, 133)
+    state = models["animeinterp"].estimate(frames[0], frames[1], frames[2], -frames[2])
+    _check_outputs(models["animeinterp"], frames, state, 101, 133)
+
+
+def test_per_sample_t_equals_scalar_t(models, small_afi):
+    model = models["afi"]
+    (i1, i2, f13), _ = small_afi
+    state = model.estimate(torch.cat([i1, i2]), torch.cat([i2, i1]), torch.cat([f13, -f13]), torch.cat([-f13, f13]))
+    both = model.synthesize(state, torch.tensor([0.5, 0.25]))
+    assert (both[:1] - model.synthesize(state, 0.5)[:1]).abs().max() < 1e-6
+    assert (both[1:] - model.synthesize(state, 0.25)[1:]).abs().max() < 1e-6
+    assert (both[:1] - model.synthesize(state, 0.25)[:1]).abs().max() > 1e-3
 
 
 def test_valid_sizes_are_not_padded():
@@ -59,9 +83,9 @@ def test_valid_sizes_are_not_padded():
     assert torch.equal(tiny.crop(padded), x)
 
 
-def test_input_validation(models):
+def test_input_validation(models, small_afi):
     model = models["afi"]
-    i1, i2, f13 = _pair(64, 72)
+    (i1, i2, f13), state = small_afi
     with pytest.raises(InputError, match="255"):
         model.estimate(i1 * 255, i2 * 255)
     with pytest.raises(InputError, match="NaN"):
@@ -72,7 +96,6 @@ def test_input_validation(models):
         model.estimate(i1, i2, f13[..., :-1], None)
     with pytest.raises(InputError, match=r"\(N, 3, H, W\)"):
         model.estimate(i1[0], i2[0])
-    state = model.estimate(i1, i2)
     with pytest.raises(InputError, match=r"\[0, 1\]"):
         model.synthesize(state, 1.5)
     with pytest.raises(InputError, match="one value per sample"):

@@ -111,12 +111,3 @@ def test_one_estimate_serves_every_t(variant_setup, inputs):
     _close(it_half, ref["128x160.sgm_t0.5.It"], FRAME_ATOL, f"{variant} synthesize t=0.5")
     _close(it_quarter, ref["128x160.sgm_t0.25.It"], FRAME_ATOL, f"{variant} synthesize t=0.25")
     assert (it_half - it_quarter).abs().max() > 1e-3  # t really changes the frame
-
-
-def test_per_sample_t_equals_scalar_t(variant_setup, inputs):
-    _, model, _ = variant_setup
-    i1, i2, f12, f21 = _frames(inputs, "128x160", True)
-    state = model.estimate(torch.cat([i1, i1]), torch.cat([i2, i2]), torch.cat([f12, f12]), torch.cat([f21, f21]))
-    both = model.synthesize(state, torch.tensor([0.5, 0.25]))
-    single = model.synthesize(model.estimate(i1, i2, f12, f21), 0.25)
-    _close(both[1:], single, FRAME_ATOL, "per-sample t")

@@ -31,7 +31,12 @@ class ContextAttention(nn.Module):
         query, key = self.to_query_key(context).chunk(2, dim=1)
         query = self.scale * query.reshape(n, self.dim, h * w).transpose(1, 2)
         key = key.reshape(n, self.dim, h * w)
-        return torch.matmul(query, key).softmax(dim=-1)
+        similarity = torch.matmul(query, key).float()  # softmax in fp32, also under autocast
+        if similarity.requires_grad:
+            return similarity.softmax(dim=-1)
+        # In place: the (hw x hw) map is the largest tensor of the model (258 MB at 960x540).
+        similarity.sub_(similarity.amax(dim=-1, keepdim=True)).exp_()
+        return similarity.div_(similarity.sum(dim=-1, keepdim=True))
 
 
 class MotionAggregator(nn.Module):

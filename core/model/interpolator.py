@@ -154,11 +154,13 @@ class LearnedInterpolator(nn.Module):
         t = _as_time(t, state.frame1)
         flow1t = t * state.padding.pad(state.flow12)
         flow2t = (1 - t) * state.padding.pad(state.flow21)
-        frame1t, feats1t = _warp_side(state.frame1, state.features1, flow1t)
-        frame2t, feats2t = _warp_side(state.frame2, state.features2, flow2t)
-        out = self.synthesis(torch.cat([frame1t, frame2t], dim=1),
-                             *(torch.cat([a, b], dim=1) for a, b in zip(feats1t, feats2t)))
-        return state.padding.crop(out)
+        inputs = [_warp_pair(state.frame1, state.frame2, flow1t, flow2t)]
+        for level1, level2 in zip(state.features1, state.features2):
+            h, w = level1.shape[-2:]
+            # Like the original, every feature level (the full-resolution one too) gets its flow
+            # through flow_to_level.
+            inputs.append(_warp_pair(level1, level2, flow_to_level(flow1t, h, w), flow_to_level(flow2t, h, w)))
+        return state.padding.crop(self.synthesis(*inputs))
 
     def forward(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None,
                 init21: torch.Tensor | None, t: Time
@@ -177,12 +179,10 @@ class LearnedInterpolator(nn.Module):
         return torch.autocast(device_type="cuda", dtype=self.autocast_dtype)
 
 
-def _warp_side(frame: torch.Tensor, features: tuple[torch.Tensor, ...], flow: torch.Tensor
-               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Splat one frame and its feature levels to time t along ``flow`` (N, 2, Hs, Ws)."""
-    warped_frame, _ = splat_average(frame, flow)
-    warped = [splat_average(f, flow_to_level(flow, *f.shape[-2:]))[0] for f in features]
-    return warped_frame, warped
+def _warp_pair(values1: torch.Tensor, values2: torch.Tensor, flow1t: torch.Tensor, flow2t: torch.Tensor
+               ) -> torch.Tensor:
+    """Splat both frames' tensors of one level to time t and concatenate them (a GridNet input)."""
+    return torch.cat([splat_average(values1, flow1t)[0], splat_average(values2, flow2t)[0]], dim=1)
 
 
 def _as_time(t: Time, like: torch.Tensor) -> Time:

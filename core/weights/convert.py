@@ -28,6 +28,7 @@ Files are read with ``torch.load(weights_only=True)`` only; the ``collections.Co
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import os
 import re
@@ -252,8 +253,10 @@ def load_original(path: str | os.PathLike) -> object:
     """``torch.load(weights_only=True)`` of an original checkpoint (Counter allow-listed)."""
     if not os.path.isfile(path):
         raise WeightsError(f"checkpoint not found: {path}")
+    safe_globals = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
+    allow = safe_globals([collections.Counter]) if safe_globals else contextlib.nullcontext()
     try:
-        with torch.serialization.safe_globals([collections.Counter]):
+        with allow:
             return torch.load(os.fspath(path), map_location="cpu", weights_only=True)
     except Exception as exc:
         raise WeightsError(f"{path}: cannot be read as a weights-only torch checkpoint ({exc}). "

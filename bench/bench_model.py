@@ -1,0 +1,215 @@
+"""Speed and memory of the learned model (RFR+GMA / RFR + splatting + GridNet) on CPU.
+
+Measures, at 960x540 by default and with random weights (timing does not depend on the values):
+
+* ``single``: one in-between (estimate + synthesize at t = 0.5), median wall time;
+* ``x4``: three in-betweens from one pair (estimate once + synthesize at 0.25, 0.5, 0.75);
+* ``stages``: per-stage times of one single run (encoder, correlation build / lookups, GMA
+  attention, update iterations, upsampling, feature pyramid, splatting, GridNet);
+* ``peak_rss_mb``: peak resident memory of a fresh child process doing one x4 run.
+
+The original code's figures on this project's reference machine (ARCHITECTURE.md §12) are
+included for the speed-up ratios: 56 s (AFI) / 50 s (AnimeInterp) per in-between, 3.9 GB peak.
+
+Usage: ``python bench/bench_model.py [--variant afi|animeinterp|both] [--height 540 --width 960]``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+
+import torch
+
+ORIGINAL_SECONDS = {"afi": 56.0, "animeinterp": 50.0}  # ARCHITECTURE.md §12, one in-between, 960x540
+ORIGINAL_PEAK_GB = 3.9
+X4_TIMES = (0.25, 0.5, 0.75)
+
+
+def _inputs(height: int, width: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    frame1 = torch.rand(1, 3, height, width, generator=g)
+    frame2 = torch.rand(1, 3, height, width, generator=g)
+    init = 4 * torch.randn(1, 2, height, width, generator=g)
+    return frame1, frame2, init, -init
+
+
+def _model(variant: str):
+    from comfyui_animeinterp.core.model import build_model
+
+    torch.manual_seed(0)
+    model = build_model(variant).eval()
+    if model.flow_net.update.aggregator is not None:
+        with torch.no_grad():
+            model.flow_net.update.aggregator.gamma.fill_(0.5)  # a live GMA branch
+    return model
+
+
+def _run(model, inputs, times) -> float:
+    start = time.perf_counter()
+    state = model.estimate(*inputs)
+    for t in times:
+        model.synthesize(state, t)
+    return time.perf_counter() - start
+
+
+class StageTimer:
+    """Accumulates wall time per pipeline stage through hooks and light wrappers."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._undo: list = []
+
+    def _hook(self, module: torch.nn.Module, stage: str) -> None:
+        starts = []
+        self._undo.append(module.register_forward_pre_hook(lambda *a: starts.append(time.perf_counter())).remove)
+        self._undo.append(module.register_forward_hook(
+            lambda *a: self.seconds.__setitem__(stage, self.seconds[stage] + time.perf_counter() - starts.pop())
+        ).remove)
+
+    def _wrap(self, owner, name: str, stage: str) -> None:
+        raw = vars(owner)[name]  # keeps a staticmethod a staticmethod
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[stage] += time.perf_counter() - start
+
+        setattr(owner, name, staticmethod(timed) if isinstance(raw, staticmethod) else timed)
+        self._undo.append(lambda: setattr(owner, name, raw))
+
+    @contextmanager
+    def attached(self, model):
+        from comfyui_animeinterp.core.model import corr, flownet, interpolator
+
+        self._hook(model.flow_net.encoder, "encoder")
+        if model.flow_net.attention is not None:
+            self._hook(model.flow_net.attention, "gma_attention")
+        self._hook(model.flow_net.update, "update_iterations")
+        self._hook(model.flow_net.update.mask_head, "upsampling")
+        self._hook(model.features, "feature_pyramid")
+        self._hook(model.synthesis, "gridnet")
+        self._wrap(corr.CorrelationPyramid, "__init__", "correlation_build")
+        self._wrap(corr.CorrelationPyramid, "__call__", "correlation_lookup")
+        self._wrap(flownet, "convex_upsample", "upsampling")
+        self._wrap(flownet.FlowNet, "_to_full_size", "upsampling")
+        self._wrap(interpolator, "_warp_pair", "splat")
+        try:
+            yield self
+        finally:
+            for undo in reversed(self._undo):
+                undo()
+            self._undo.clear()
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB.
+
+    ``VmHWM`` from /proc (per address space, so a child's figure does not include the parent's,
+    unlike ``ru_maxrss``, which Linux carries over ``execve``); ``ru_maxrss`` elsewhere.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _peak_rss_child(variant: str, height: int, width: int, threads: int) -> dict:
+    """Peak RSS of a fresh process that builds the model and runs one x4 pass."""
+    code = (
+        "import json,sys,torch;sys.path.insert(0,%r);import bench_model as b;"
+        "torch.set_num_threads(%d);m=b._model(%r);base=b.peak_rss_mb();"
+        "b._run(m,b._inputs(%d,%d),b.X4_TIMES);"
+        "print(json.dumps({'after_build_mb':round(base),'peak_rss_mb':round(b.peak_rss_mb())}))"
+    ) % (os.path.dirname(os.path.abspath(__file__)), threads, variant, height, width)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_variant(variant: str, height: int, width: int, repeats: int, threads: int, memory: bool) -> dict:
+    model = _model(variant)
+    inputs = _inputs(height, width)
+    _run(model, inputs, (0.5,))  # warm-up (oneDNN primitive creation)
+    single = [_run(model, inputs, (0.5,)) for _ in range(repeats)]
+    x4 = [_run(model, inputs, X4_TIMES) for _ in range(repeats)]
+    timer = StageTimer()
+    with timer.attached(model):
+        staged_total = _run(model, inputs, (0.5,))
+    stages = {k: round(v, 3) for k, v in sorted(timer.seconds.items())}
+    stages["other"] = round(staged_total - sum(timer.seconds.values()), 3)
+
+    result = {
+        "single_s": round(statistics.median(single), 3),
+        "single_runs_s": [round(s, 3) for s in single],
+        "x4_s": round(statistics.median(x4), 3),
+        "x4_runs_s": [round(s, 3) for s in x4],
+        "stages_s": stages,
+        "original_single_s": ORIGINAL_SECONDS[variant],
+        "speedup_single": round(ORIGINAL_SECONDS[variant] / statistics.median(single), 2),
+        "speedup_x4_vs_3_original_runs": round(3 * ORIGINAL_SECONDS[variant] / statistics.median(x4), 2),
+    }
+    if memory:
+        result.update(_peak_rss_child(variant, height, width, threads))
+        result["original_peak_gb"] = ORIGINAL_PEAK_GB
+    return result
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def run(args: argparse.Namespace) -> dict:
+    torch.set_num_threads(args.threads)
+    import cv2
+
+    variants = ["afi", "animeinterp"] if args.variant == "both" else [args.variant]
+    out = {
+        "bench": "model",
+        "device": "cpu",
+        "cpu": platform.processor() or platform.machine(),
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "opencv": cv2.__version__,
+        "size_hw": [args.height, args.width],
+        "repeats": args.repeats,
+        "load_average_before": _load(),
+        "variants": {},
+    }
+    for variant in variants:
+        out["variants"][variant] = bench_variant(variant, args.height, args.width, args.repeats,
+                                                 args.threads, not args.no_memory)
+    out["load_average_after"] = _load()
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--variant", choices=("afi", "animeinterp", "both"), default="both")
+    p.add_argument("--height", type=int, default=540)
+    p.add_argument("--width", type=int, default=960)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-memory", action="store_true", help="skip the child-process peak-RSS run")
+    return p
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(build_parser().parse_args()), indent=2))
