@@ -1,0 +1,111 @@
+"""Speed of the whole SGM stage (segment both frames, match, coarse flow both directions).
+
+Reports, per input pair and preset, median seconds for:
+
+* ``segment`` — both frames (of which ``bilateral``, OpenCV's own filter, is listed apart);
+* ``vgg_forward`` — VGG-19 up to relu4_1 on both frames (random weights: same cost as ImageNet's);
+* ``match_without_vgg`` — per-segment pooling, normalisation, affinity and mutual matching;
+* ``coarse_flow`` — both directions (per-segment DIS in a thread pool);
+* ``total_without_vgg`` — the figure the issue targets (<= 0.5 s at 960x540 on 2 cores).
+
+The original AFI ``gen_sgm.py`` took 110-117 s for a real 960x540 pair on this machine
+(ARCHITECTURE.md §12); the ratio is printed against that recorded figure.
+
+Usage: ``python bench/bench_sgm.py [--height 540 --width 960] [--real DIR] [--device cpu|cuda]``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEFAULT_REAL, bench_pairs, environment, median_time  # noqa: E402
+
+ORIGINAL_SECONDS_REAL_960x540 = 110.0
+"""Recorded time of the original SGM on a real 960x540 pair here (issue 2 / ARCHITECTURE.md §12)."""
+ORIGINAL_VGG_SECONDS = 5.5
+"""The original's VGG-19 forward (both frames, incl. the unused relu5_1 slice), ARCHITECTURE.md §12."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--height", type=int, default=540)
+    p.add_argument("--width", type=int, default=960)
+    p.add_argument("--real", type=Path, default=DEFAULT_REAL)
+    p.add_argument("--presets", default="japan,disney")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="device of the VGG forward and matching")
+    return p
+
+
+def run(args: argparse.Namespace) -> dict:
+    from comfyui_animeinterp.core.coarse_flow import coarse_flow
+    from comfyui_animeinterp.core.match import (SGM_LAYERS, imagenet_normalise, match_segments,
+                                                 normalise_features, pool_by_label)
+    from comfyui_animeinterp.core.segment import PRESETS, segment_frame
+    from comfyui_animeinterp.core.vgg import random_vgg19
+
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    vgg = random_vgg19(0).to(device)
+    rows, details = [], {}
+    for name, (f1, f3) in bench_pairs(args.height, args.width, args.real).items():
+        rgb = [torch.from_numpy(f.astype(np.float64) / 255.0).permute(2, 0, 1)[None].float().to(device) for f in (f1, f3)]
+
+        def vgg_forward():
+            with torch.inference_mode():
+                out = [vgg(imagenet_normalise(x), SGM_LAYERS) for x in rgb]
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            return out
+
+        t_vgg = median_time(vgg_forward, args.repeats)
+        feats = vgg_forward()
+        for preset in args.presets.split(","):
+            p = PRESETS[preset]
+            t_bilateral = median_time(lambda: [cv2.bilateralFilter(f, *p.bilateral) for f in (f1, f3)], args.repeats)
+            t_seg = median_time(lambda: [segment_frame(f, preset) for f in (f1, f3)], args.repeats)
+            l1, l3 = segment_frame(f1, preset), segment_frame(f3, preset)
+
+            def cached_features(frame, labels, n, _f=dict(zip((id(f1), id(f3)), feats))):
+                from comfyui_animeinterp.core.match import _subsample_labels
+                fs = _f[id(frame)]
+                lab = _subsample_labels(torch.from_numpy(labels).long().to(device), len(fs))
+                return torch.cat([pool_by_label(x[0], l, n) for x, l in zip(fs, lab)], 0)
+
+            def match():
+                m = match_segments(f1, f3, l1, l3, feature_fn=cached_features, device=device)
+                return m
+
+            t_match = median_time(match, args.repeats)
+            m = match()
+            t_flow = median_time(lambda: coarse_flow(f1, f3, m), args.repeats)
+            total = t_seg + t_match + t_flow
+            row = {
+                "input": name, "preset": preset, "size": f"{args.width}x{args.height}", "device": str(device),
+                "segments": f"{int(l1.max()) + 1}/{int(l3.max()) + 1}",
+                "mutual_matches": int(len(m.mutual_pairs())),
+                "segment_s": round(t_seg, 4),
+                "bilateral_s": round(t_bilateral, 4),
+                "vgg_forward_s": round(t_vgg, 4),
+                "match_without_vgg_s": round(t_match, 4),
+                "coarse_flow_s": round(t_flow, 4),
+                "total_without_vgg_s": round(total, 4),
+                "total_s": round(total + t_vgg, 4),
+            }
+            if name == "real" and (args.width, args.height) == (960, 540):
+                row["speedup_vs_original"] = round(ORIGINAL_SECONDS_REAL_960x540 / (total + t_vgg), 1)
+                row["speedup_without_vgg"] = round((ORIGINAL_SECONDS_REAL_960x540 - ORIGINAL_VGG_SECONDS) / total, 1)
+            rows.append(row)
+    return {"bench": "sgm", "environment": environment(), "table": rows, "details": details}
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(build_parser().parse_args()), indent=2))
