@@ -14,8 +14,9 @@ the timing says otherwise) and ``frame3`` (t = 1) — with optional annotations.
   Other keys are ignored. The box is mapped to the evaluated size exactly like the original
   (``int(x // (image_size_W / W))`` …). Missing or malformed annotations are reported as warnings;
   such a triplet still counts in the "whole" columns.
-* **Any folder of triplets** (:class:`TripletFolderDataset`): subfolders holding
-  ``frame1.*``, ``frame2.*``, ``frame3.*`` (any common image format).
+* **Any folder of triplets** (:class:`TripletFolderDataset`): folders holding ``frame1.*``,
+  ``frame2.*``, ``frame3.*`` (any common image format), directly below the root or nested a few
+  levels (``source/clip/triplet``).
 * **Frame sequences and videos** (:class:`SequenceDataset`): an image folder, a video file, or a
   folder of them; cut into triplets of three consecutive *distinct* drawings of one shot
   (:mod:`.sequence`): held frames never form a triplet, no triplet crosses a scene cut, and the
@@ -170,23 +171,46 @@ def _same_size(name: str, frames: list[np.ndarray]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- folders
-_FRAME_RE = re.compile(r"frame([123])$", re.IGNORECASE)
+_FRAME_RE = re.compile(r"frame(\d+)$", re.IGNORECASE)
 _EXT_PREFERENCE = (".png", ".bmp", ".tif", ".tiff", ".webp", ".jpg", ".jpeg")
 
 
 def _triplet_files(folder: Path) -> dict[int, Path]:
-    """``{1: path, 2: path, 3: path}`` for ``frame{1,2,3}.*`` in ``folder`` (lossless formats first)."""
+    """``{1: path, 2: path, 3: path}`` for ``frame{1,2,3}.*`` in ``folder`` (lossless formats first);
+    empty if there are none, or if a ``frame4`` … shows that the folder is a numbered sequence."""
     found: dict[int, Path] = {}
     for p in sorted(folder.iterdir(), key=lambda p: _EXT_PREFERENCE.index(p.suffix.lower())
                     if p.suffix.lower() in _EXT_PREFERENCE else 99):
         m = _FRAME_RE.match(p.stem)
-        if m and is_image_file(p) and int(m[1]) not in found:
-            found[int(m[1])] = p
+        if m and is_image_file(p):
+            if int(m[1]) > 3:
+                return {}
+            found.setdefault(int(m[1]), p)
+    found.pop(0, None)
     return found
 
 
-def _is_triplet_folder(folder: Path) -> bool:
-    return folder.is_dir() and bool(_triplet_files(folder))
+TRIPLET_SEARCH_DEPTH = 3
+"""How deep below the root triplet folders are looked for (``root/a/b/c/frame1.png`` at most)."""
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        children = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError:
+        return []
+    return sorted(children, key=lambda p: natural_key(p.name))
+
+
+def _find_triplet_folders(root: Path, depth: int = TRIPLET_SEARCH_DEPTH) -> list[Path]:
+    """Folders holding ``frame{1,2,3}`` files below ``root`` (not descending into them), natural order."""
+    found: list[Path] = []
+    for child in _subfolders(root):
+        if _triplet_files(child):
+            found.append(child)
+        elif depth > 1:
+            found += _find_triplet_folders(child, depth - 1)
+    return found
 
 
 @dataclass
@@ -251,7 +275,8 @@ def _annotation_file(ann_dir: Path, name: str) -> Path | None:
 
 
 class TripletFolderDataset(TripletDataset):
-    """Subfolders with ``frame1/2/3`` images; optionally ATD-12K annotations (see the module docstring).
+    """Folders with ``frame1/2/3`` images, up to :data:`TRIPLET_SEARCH_DEPTH` levels below ``root``
+    (named by their path relative to it); optionally ATD-12K annotations (see the module docstring).
 
     Raises:
         DataError: ``root`` is missing or holds no usable triplet folder.
@@ -269,16 +294,14 @@ class TripletFolderDataset(TripletDataset):
         self.description = f"triplet folders in {self.root}" + (
             f" with ATD-12K annotations from {self.annotations}" if self.annotations else "")
         self._items: list[tuple[str, dict[int, Path], Annotation | None]] = []
-        for folder in sorted((p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                             key=lambda p: natural_key(p.name)):
+        for folder in _find_triplet_folders(self.root):
+            name = folder.relative_to(self.root).as_posix()
             files = _triplet_files(folder)
-            if not files:
-                continue
             missing = [f"frame{i}" for i in (1, 2, 3) if i not in files]
             if missing:
-                self._skip(folder.name, f"missing {', '.join(missing)}")
+                self._skip(name, f"missing {', '.join(missing)}")
                 continue
-            self._items.append((folder.name, files, self._annotation(folder.name)))
+            self._items.append((name, files, self._annotation(folder.name)))
         if not self._items:
             detail = f"; skipped: {'; '.join(map(str, self.skipped))}" if self.skipped else ""
             raise DataError(f"{self.root}: no usable triplet folders (subfolders with frame1, frame2 and "
@@ -428,8 +451,8 @@ def open_dataset(spec: str | os.PathLike, annotations: str | os.PathLike | None 
                  options: SequenceOptions = DEFAULT_OPTIONS, max_timing_skew: float | None = 0.1) -> TripletDataset:
     """Open a data set from a path or ``"synthetic[:COUNT][:WxH]"``; the layout is detected:
 
-    ATD-12K test layout → folder of triplet folders → image sequence → folder of videos and/or
-    image sequences → single video file.
+    ATD-12K test layout → triplet folders (nested up to three levels) → image sequence → folder of
+    videos and/or image sequences → single video file.
 
     Raises:
         DataError: nothing usable at ``spec``.
@@ -450,7 +473,7 @@ def open_dataset(spec: str | os.PathLike, annotations: str | os.PathLike | None 
     if find_atd12k(path) is not None:
         return open_atd12k(path, annotations)
     children = sorted(path.iterdir(), key=lambda p: natural_key(p.name))
-    if any(_is_triplet_folder(c) for c in children):
+    if _find_triplet_folders(path):
         return TripletFolderDataset(path, annotations)
     if any(is_image_file(c) for c in children):
         return SequenceDataset([path], options, max_timing_skew)

@@ -108,6 +108,16 @@ def test_generic_triplet_folders_and_corrupt_frame(tmp_path):
         entries[1].load()
 
 
+def test_nested_triplet_folders_and_numbered_sequences(tmp_path):
+    _write_triplet(tmp_path / "src_a" / "clip1" / "t1", 1)
+    _write_triplet(tmp_path / "src_b" / "t2", 2)
+    ds = open_dataset(tmp_path)
+    assert isinstance(ds, TripletFolderDataset) and [e.name for e in ds.entries()] == ["src_a/clip1/t1", "src_b/t2"]
+    write_frames(tmp_path / "seqs" / "numbered", make_clip(5, H, W, seed=3), pattern="frame{:d}.png", start=1)
+    seqs = open_dataset(tmp_path / "seqs")  # frame1 … frame5 is a sequence, not a triplet folder
+    assert isinstance(seqs, SequenceDataset) and len(list(seqs.entries())) == 3
+
+
 def test_sequences_and_videos_become_triplets(tmp_path):
     clip = make_clip(6, H, W, seed=4, hold=2, cut_after=3)
     write_frames(tmp_path / "seq", clip)
