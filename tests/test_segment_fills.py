@@ -8,6 +8,7 @@ import scipy.ndimage as ndi
 
 from comfyui_animeinterp.core.segment import build_fill_map, trapped_ball_fills
 from comfyui_animeinterp.core.segment.fill_map import FILL_RADII, MAX_FLOOD_FILLS, flood_fills
+from comfyui_animeinterp.core.segment import trapped_ball as TB
 from comfyui_animeinterp.core.segment.trapped_ball import MAX_TRAPPED_BALL_FILLS, ball
 from tests.support.segment_cases import random_binary
 from tests.support.segment_reference import fill_map_reference, trapped_ball_reference
@@ -34,8 +35,10 @@ def _as_masks(fills: np.ndarray, k: int) -> list[np.ndarray]:
     return [fills == i for i in range(1, k + 1)]
 
 
+@pytest.mark.parametrize("atlas_below", [0.0, 1.0])  # never / always pack the last pixels
 @pytest.mark.parametrize("radius", [1, 2, 3])
-def test_trapped_ball_equals_the_sequential_original(radius):
+def test_trapped_ball_equals_the_sequential_original(radius, atlas_below, monkeypatch):
+    monkeypatch.setattr(TB, "ATLAS_BELOW", atlas_below)
     rng = np.random.default_rng(radius)
     trimmed = 0
     for _ in range(60):
@@ -80,3 +83,25 @@ def test_fill_map_equals_the_reference():
         h, w = rng.integers(8, 60, 2)
         binary = random_binary(rng, h, w)
         assert np.array_equal(build_fill_map(binary), fill_map_reference(binary))
+
+
+def test_atlas_packs_every_pixel_once_with_its_surroundings():
+    from comfyui_animeinterp.core.segment.atlas import pack
+
+    rng = np.random.default_rng(12)
+    for _ in range(20):
+        h, w = rng.integers(10, 120, 2)
+        mask = (rng.random((h, w)) < rng.uniform(0.001, 0.05)).astype(np.uint8)
+        if not mask.any():
+            continue
+        atlas, packed = pack(mask, tile=8, gap=5)
+        assert packed.sum() == mask.sum()
+        back = np.zeros_like(mask)
+        atlas.copy_back(packed, back)
+        assert np.array_equal(back, mask)
+        assert not atlas.outside[packed > 0].any()
+        for (y0, y1, x0, x1), (ay, ax) in zip(atlas.source, atlas.place):
+            ys, xs = np.nonzero(packed[ay: ay + y1 - y0, ax: ax + x1 - x0])
+            # every packed pixel keeps at least one tile of real surroundings (or the image edge)
+            assert all((y0 + ys < 8) | (ys >= 8)) and all((x0 + xs < 8) | (xs >= 8))
+            assert all((y0 + ys >= h - 8) | (ys < y1 - y0 - 8)) and all((x0 + xs >= w - 8) | (xs < x1 - x0 - 8))

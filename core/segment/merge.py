@@ -75,9 +75,8 @@ class _LabelMap:
         framed = np.full((h + 2, w + 2), _OUTSIDE, np.int32)
         framed[1:-1, 1:-1] = fill_map
         self.labels = framed.ravel()
-        colours = np.zeros((3, h + 2, w + 2), np.uint8)
-        colours[:, 1:-1, 1:-1] = np.moveaxis(image, 2, 0)
-        self.colours = colours.reshape(3, -1)
+        framed_image = cv2.copyMakeBorder(image, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+        self.colours = np.stack([c.ravel() for c in cv2.split(framed_image)])
         self.n_ids = int(fill_map.max()) + 1
         self.area = np.bincount(fill_map.ravel(), minlength=self.n_ids)
         self.counts = np.zeros((self.n_ids, 3, 256), np.int32)  # rows of large regions only
@@ -85,8 +84,16 @@ class _LabelMap:
         self.maybe_split = np.zeros(self.n_ids, bool)  # may consist of several 8-connected parts
         self.hist = np.empty((self.n_ids, 3 * BINS))  # normalised histograms, where hist_valid
         self.hist_valid = np.zeros(self.n_ids, bool)
-        inside = np.flatnonzero(self.labels > 0)
-        self.add_counts(inside[self.area[self.labels[inside]] >= SMALL_REGION])
+        # 256-bin colour counts of the large regions, straight from the full frame
+        large = np.flatnonzero(self.area >= SMALL_REGION)
+        large = large[large > 0]
+        rank = np.full(self.n_ids, large.size, np.intp)  # everything else -> one spare row
+        rank[large] = np.arange(large.size)
+        key = rank[fill_map].ravel() * 256
+        for c in range(3):
+            counts = np.bincount(key + image[:, :, c].ravel(), minlength=(large.size + 1) * 256)
+            self.counts[large, c] = counts[: large.size * 256].reshape(-1, 256)
+        self.has_counts[large] = True
 
     def interior(self) -> np.ndarray:
         h, w = self.shape

@@ -17,14 +17,17 @@ Here the cores are found in rounds instead of one at a time. In a round every co
 remaining ``E`` is labelled in raster order (= seed order). A component whose double dilation
 meets no earlier component cannot lose pixels any more: it is a final core. All of them are taken
 at once, their double dilations are removed from ``E``, and the next round labels what is left.
-Most components are final in the first round; a few rounds settle the chains of regions joined
-by narrow necks. Final cores are never 4-adjacent, so one labelling of their union numbers them
-in seed order, which is the original's fill order.
+Most components are final in the first round; the few scattered chains of regions joined by narrow
+necks that are left are packed into a small image (:mod:`.atlas`) where a few more rounds settle
+them. Final cores are never 4-adjacent, so one labelling of their union numbers them in seed
+order, which is the original's fill order.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from .atlas import pack
 
 MAX_TRAPPED_BALL_FILLS = 1000
 """The original stops each radius after this many fills."""
@@ -35,17 +38,40 @@ def ball(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def _label_image(labels: np.ndarray, n: int, background: str) -> np.ndarray:
-    """Labels in the narrowest dtype OpenCV morphology accepts; background 0 -> min or max value."""
+def _label_image(labels: np.ndarray, n: int) -> tuple[np.ndarray, float]:
+    """Labels in the narrowest dtype OpenCV morphology accepts, background 0 -> that dtype's
+    largest value (returned too)."""
     if n < np.iinfo(np.uint16).max:
-        out = labels.astype(np.uint16)
-        fill = np.iinfo(np.uint16).max
+        out, top = labels.astype(np.uint16), np.iinfo(np.uint16).max
     else:
-        out = labels.astype(np.float32 if n < 2**24 else np.float64)
-        fill = np.inf
-    if background == "max":
-        out[labels == 0] = fill
-    return out
+        out, top = labels.astype(np.float32 if n < 2**24 else np.float64), np.inf
+    out[labels == 0] = top
+    return out, top
+
+
+def _settle_round(active: np.ndarray, cores: np.ndarray, b: np.ndarray,
+                  outside: np.ndarray | None = None) -> None:
+    """One round, in place: the components of ``active`` that no earlier component can reach
+    become ``cores``; their double dilations leave ``active``. ``outside`` (bool) marks pixels
+    that stand for the outside of the image (never a meeting point, nothing spreads over them)."""
+    n, lab = cv2.connectedComponents(active, connectivity=4, ltype=cv2.CV_32S)
+    if n == 1:
+        return
+    # smallest label whose dilation meets the dilation of this pixel (inside the image)
+    lab_min, top = _label_image(lab, n)
+    reach = cv2.erode(lab_min, b)
+    if outside is not None:
+        reach[outside] = top
+    reach = cv2.erode(reach, b)
+    blocked = np.zeros(n, bool)
+    blocked[lab[reach < lab_min]] = True
+    blocked[0] = True
+    ready = (~blocked)[lab].view(np.uint8)
+    cores |= ready
+    grown = cv2.dilate(ready, b)
+    if outside is not None:
+        grown[outside] = 0
+    active[cv2.dilate(grown, b) > 0] = 0
 
 
 def _shrink_box(mask: np.ndarray, box: tuple[slice, slice], margin: int, shape: tuple[int, int]):
@@ -62,6 +88,12 @@ def _shrink_box(mask: np.ndarray, box: tuple[slice, slice], margin: int, shape: 
     )
 
 
+ATLAS_TILE = 8
+"""Tile size (at least ``2 * radius``) for packing the last, scattered pixels (:mod:`.atlas`)."""
+ATLAS_BELOW = 1 / 64
+"""Pack once the pixels still to settle fill less than this fraction of their bounding box."""
+
+
 def trapped_ball_cores(unfilled: np.ndarray, radius: int) -> np.ndarray:
     """Union of all cores the original would create (without its fill cap).
 
@@ -75,20 +107,26 @@ def trapped_ball_cores(unfilled: np.ndarray, radius: int) -> np.ndarray:
     b = ball(radius)
     active = cv2.erode((unfilled > 0).view(np.uint8), b)
     cores = np.zeros_like(active)
-    box = _shrink_box(active, (slice(0, None), slice(0, None)), 2 * radius, active.shape)
+    margin = 2 * radius
+    box = _shrink_box(active, (slice(0, None), slice(0, None)), margin, active.shape)
     while box is not None:
         act = active[box]
-        n, lab = cv2.connectedComponents(act, connectivity=4, ltype=cv2.CV_32S)
-        # smallest label whose dilation meets the dilation of this pixel (the border is no pixel)
-        lab_min = _label_image(lab, n, "max")
-        reach = cv2.erode(cv2.erode(lab_min, b), b)
-        blocked = np.zeros(n, bool)
-        blocked[lab[reach < lab_min]] = True
-        blocked[0] = True
-        ready = (~blocked)[lab].view(np.uint8)
-        cores[box] |= ready
-        act[cv2.dilate(cv2.dilate(ready, b), b) > 0] = 0
-        box = _shrink_box(act, box, 2 * radius, active.shape)
+        _settle_round(act, cores[box], b)
+        box = _shrink_box(act, box, margin, active.shape)
+        if box is None:
+            break
+        left = np.count_nonzero(active[box])
+        box_area = (box[0].stop - box[0].start) * (box[1].stop - box[1].start)
+        if left < box_area * ATLAS_BELOW:
+            # a few scattered pixels: settle them packed together in a small image
+            atlas, packed = pack(active, tile=max(ATLAS_TILE, margin), gap=margin + 1)
+            packed_cores = np.zeros_like(packed)
+            inner = _shrink_box(packed, (slice(0, None), slice(0, None)), margin, packed.shape)
+            while inner is not None:
+                _settle_round(packed[inner], packed_cores[inner], b, atlas.outside[inner])
+                inner = _shrink_box(packed[inner], inner, margin, packed.shape)
+            atlas.copy_back(packed_cores, cores)
+            break
     return cores
 
 
@@ -115,7 +153,8 @@ def trapped_ball_fills(unfilled: np.ndarray, radius: int, keep_largest: bool = F
     if n - 1 > n_fills:
         core_labels[core_labels > n_fills] = 0
     # the fills (core dilations) are disjoint, so a max-dilation of the labels builds all of them
-    fills = cv2.dilate(_label_image(core_labels, n_fills + 1, "min"), ball(radius)).astype(np.int32)
+    fills = cv2.dilate(core_labels.astype(np.uint16 if n_fills < 2**16 else np.float32), ball(radius))
+    fills = fills.astype(np.int32)
     if keep_largest:
         sizes = np.bincount(fills.ravel(), minlength=n_fills + 1)
         sizes[0] = -1
