@@ -25,6 +25,14 @@ def flood_fills(unfilled: np.ndarray, max_fills: int = MAX_FLOOD_FILLS) -> tuple
     return labels, min(n - 1, max_fills)
 
 
+def _add_fills(fill_map: np.ndarray, unfilled: np.ndarray, fills: np.ndarray, offset: int) -> None:
+    """Write fills ``1..k`` as ids ``offset + 1..`` into ``fill_map`` and take them out of
+    ``unfilled`` (fills never overlap earlier ones)."""
+    filled = fills > 0
+    np.copyto(fill_map, fills + np.int32(offset), where=filled)
+    np.copyto(unfilled, 0, where=filled)
+
+
 def build_fill_map(binary: np.ndarray, timings: dict[str, float] | None = None) -> np.ndarray:
     """Fill map of a binary line image.
 
@@ -44,16 +52,13 @@ def build_fill_map(binary: np.ndarray, timings: dict[str, float] | None = None) 
     for radius, keep_largest in FILL_RADII:
         t0 = perf_counter()
         fills, k = trapped_ball_fills(unfilled, radius, keep_largest)
-        filled = fills > 0
-        fill_map[filled] = fills[filled] + (next_id - 1)
-        unfilled[filled] = 0
+        _add_fills(fill_map, unfilled, fills, next_id - 1)
         next_id += k
         if timings is not None:
             timings[f"trapped_ball_r{radius}"] = perf_counter() - t0
     t0 = perf_counter()
     fills, k = flood_fills(unfilled)
-    filled = fills > 0
-    fill_map[filled] = fills[filled] + (next_id - 1)
+    _add_fills(fill_map, unfilled, fills, next_id - 1)
     if timings is not None:
         timings["flood_fill"] = perf_counter() - t0
     return fill_map

@@ -53,16 +53,18 @@ def smooth(frame_bgr: np.ndarray, preset: LinePreset) -> np.ndarray:
 
 def line_mask(smoothed: np.ndarray, preset: LinePreset) -> np.ndarray:
     """``bool (H, W)``, True on line pixels, from the smoothed ``uint8 (H, W, 3)`` frame."""
-    lap = cv2.Laplacian(smoothed, ddepth=cv2.CV_32F, ksize=5)
+    # per channel: the same numbers as the original's one call on the 3-channel image
+    planes = [cv2.Laplacian(channel, ddepth=cv2.CV_32F, ksize=5) for channel in cv2.split(smoothed)]
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.float32(255.0) / np.float32(lap.max())
-        planes = [plane * scale for plane in cv2.split(lap)]  # the original's float32 product
+        scale = np.float32(255.0) / np.float32(max(plane.max() for plane in planes))
+        for plane in planes:
+            plane *= scale  # the original's float32 product
     hysteresis = hysteresis_components(planes, preset.low, preset.high)
-    lines = np.zeros(lap.shape[:2], bool).ravel()
+    lines = np.zeros(smoothed.shape[:2], bool).ravel()
     for k, plane in enumerate(planes):
         candidates = np.flatnonzero(plane >= LINE_STRENGTH)
         lines[candidates[hysteresis.passes(k, candidates)]] = True
-    return lines.reshape(lap.shape[:2])
+    return lines.reshape(smoothed.shape[:2])
 
 
 def extract_lines(frame_bgr: np.ndarray, preset: LinePreset) -> np.ndarray:

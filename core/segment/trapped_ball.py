@@ -154,12 +154,13 @@ def trapped_ball_fills(unfilled: np.ndarray, radius: int, keep_largest: bool = F
         core_labels[core_labels > n_fills] = 0
     # the fills (core dilations) are disjoint, so a max-dilation of the labels builds all of them
     fills = cv2.dilate(core_labels.astype(np.uint16 if n_fills < 2**16 else np.float32), ball(radius))
-    fills = fills.astype(np.int32)
     if keep_largest:
-        sizes = np.bincount(fills.ravel(), minlength=n_fills + 1)
+        sizes = np.bincount(fills.ravel().astype(np.intp), minlength=n_fills + 1)
         sizes[0] = -1
-        kept = sizes >= sizes.max()
-        new_id = np.cumsum(kept, dtype=np.int32) * kept
-        fills = new_id[fills]
-        n_fills = int(new_id.max())
-    return fills, n_fills
+        largest = np.flatnonzero(sizes >= sizes.max())
+        if largest.size == 1:
+            return (fills == largest[0]).astype(np.int32), 1
+        new_id = np.zeros(n_fills + 1, np.int32)
+        new_id[largest] = np.arange(1, largest.size + 1)
+        return new_id[fills.astype(np.intp)], int(largest.size)
+    return fills.astype(np.int32), n_fills
