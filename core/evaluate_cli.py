@@ -41,6 +41,16 @@ def _size(text: str):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _method_options(args: argparse.Namespace) -> dict:
+    """Options of the pipeline methods ("full", "weight-free"); the baselines ignore them."""
+    options = {"preset": args.preset}
+    if args.weights:
+        options["weights"] = args.weights
+    if args.vgg_weights:
+        options["vgg_weights"] = None if args.vgg_weights == "none" else args.vgg_weights
+    return options
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of the ``evaluate`` sub-command; returns the exit status."""
     from .evaluate import EvaluationConfig, run_evaluation
@@ -51,7 +61,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         size=args.size, annotations=args.annotations, lpips=not args.no_lpips,
         alexnet_weights=args.alexnet_weights, lpips_weights=args.lpips_weights, worst=args.worst,
         worst_by=args.worst_by, limit=args.limit, gaussian_ssim=args.gaussian_ssim, device=args.device,
-        progress=not args.quiet,
+        progress=not args.quiet, method_options=_method_options(args),
     )
     try:
         summary = run_evaluation(config, echo=lambda msg: print(msg, file=sys.stderr))
@@ -97,6 +107,12 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     p.add_argument("--gaussian-ssim", action="store_true",
                    help="also report the textbook Gaussian-window SSIM (column ssim_gauss; slower)")
     p.add_argument("--device", default="cpu", help="torch device for LPIPS and the learned methods")
+    p.add_argument("--weights", metavar="NAME_OR_PATH",
+                   help="interpolation weights of the 'full' method (default: afi-atd12k-style)")
+    p.add_argument("--vgg-weights", metavar="NAME_OR_PATH|none",
+                   help="VGG-19 for SGM matching (default: vgg19 for 'full'; none = weight-free features)")
+    p.add_argument("--preset", choices=["japan", "disney"], default="japan",
+                   help="SGM line-extraction preset of the pipeline methods (default: japan)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_evaluate)
     return p
