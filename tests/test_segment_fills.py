@@ -105,3 +105,16 @@ def test_atlas_packs_every_pixel_once_with_its_surroundings():
             # every packed pixel keeps at least one tile of real surroundings (or the image edge)
             assert all((y0 + ys < 8) | (ys >= 8)) and all((x0 + xs < 8) | (xs >= 8))
             assert all((y0 + ys >= h - 8) | (ys < y1 - y0 - 8)) and all((x0 + xs >= w - 8) | (xs < x1 - x0 - 8))
+
+
+def test_order_image_keeps_the_label_order_in_both_dtypes():
+    labels = np.array([[0, 3, 1], [2, 0, 70_000]], np.int32)
+    for n in (5, 70_001):
+        small = labels % n if n == 5 else labels
+        order, top = TB._order_image(small, n)
+        assert order.dtype == (np.uint16 if n == 5 else np.float32)
+        assert (order[small == 0] == top).all()
+        inside = small > 0
+        assert np.array_equal(np.argsort(order[inside], kind="stable"),
+                              np.argsort(small[inside], kind="stable"))
+        assert (order[inside] < top).all()

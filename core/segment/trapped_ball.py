@@ -38,15 +38,16 @@ def ball(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def _label_image(labels: np.ndarray, n: int) -> tuple[np.ndarray, float]:
-    """Labels in the narrowest dtype OpenCV morphology accepts, background 0 -> that dtype's
-    largest value (returned too)."""
-    if n < np.iinfo(np.uint16).max:
-        out, top = labels.astype(np.uint16), np.iinfo(np.uint16).max
-    else:
-        out, top = labels.astype(np.float32 if n < 2**24 else np.float64), np.inf
-    out[labels == 0] = top
-    return out, top
+def _order_image(labels: np.ndarray, n: int) -> tuple[np.ndarray, float]:
+    """An image OpenCV morphology accepts whose values order the pixels like ``labels`` (labels
+    ``1..n-1``), with the background (0) above every label; returns it and the background value."""
+    if n <= np.iinfo(np.uint16).max:
+        out = labels.astype(np.uint16)
+        out -= 1  # labels -> 0..n-2, background wraps around to 65535
+        return out, np.iinfo(np.uint16).max
+    out = labels.astype(np.float32 if n < 2**24 else np.float64)
+    out[labels == 0] = np.inf
+    return out, np.inf
 
 
 def _settle_round(active: np.ndarray, cores: np.ndarray, b: np.ndarray,
@@ -58,20 +59,22 @@ def _settle_round(active: np.ndarray, cores: np.ndarray, b: np.ndarray,
     if n == 1:
         return
     # smallest label whose dilation meets the dilation of this pixel (inside the image)
-    lab_min, top = _label_image(lab, n)
-    reach = cv2.erode(lab_min, b)
+    order, top = _order_image(lab, n)
+    reach = cv2.erode(order, b)
     if outside is not None:
         reach[outside] = top
     reach = cv2.erode(reach, b)
     blocked = np.zeros(n, bool)
-    blocked[lab[reach < lab_min]] = True
+    blocked[lab[reach < order]] = True
     blocked[0] = True
     ready = (~blocked)[lab].view(np.uint8)
     cores |= ready
     grown = cv2.dilate(ready, b)
     if outside is not None:
         grown[outside] = 0
-    active[cv2.dilate(grown, b) > 0] = 0
+    reached = cv2.dilate(grown, b)
+    np.bitwise_xor(reached, 1, out=reached)
+    np.bitwise_and(active, reached, out=active)
 
 
 def _shrink_box(mask: np.ndarray, box: tuple[slice, slice], margin: int, shape: tuple[int, int]):
