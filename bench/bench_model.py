@@ -70,10 +70,15 @@ class StageTimer:
 
     def _hook(self, module: torch.nn.Module, stage: str) -> None:
         starts = []
-        self._undo.append(module.register_forward_pre_hook(lambda *a: starts.append(time.perf_counter())).remove)
-        self._undo.append(module.register_forward_hook(
-            lambda *a: self.seconds.__setitem__(stage, self.seconds[stage] + time.perf_counter() - starts.pop())
-        ).remove)
+
+        def start(*_):
+            starts.append(time.perf_counter())
+
+        def stop(*_):
+            self.seconds[stage] += time.perf_counter() - starts.pop()
+
+        self._undo.append(module.register_forward_pre_hook(start).remove)
+        self._undo.append(module.register_forward_hook(stop).remove)
 
     def _wrap(self, owner, name: str, stage: str) -> None:
         raw = vars(owner)[name]  # keeps a staticmethod a staticmethod

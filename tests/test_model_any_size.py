@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.model import build_model
 from comfyui_animeinterp.core.model.padding import CentredPadding
@@ -64,7 +63,8 @@ def test_odd_size_gives_finite_outputs_of_the_input_size(models):
 def test_per_sample_t_equals_scalar_t(models, small_afi):
     model = models["afi"]
     (i1, i2, f13), _ = small_afi
-    state = model.estimate(torch.cat([i1, i2]), torch.cat([i2, i1]), torch.cat([f13, -f13]), torch.cat([-f13, f13]))
+    state = model.estimate(torch.cat([i1, i2]), torch.cat([i2, i1]),
+                           torch.cat([f13, -f13]), torch.cat([-f13, f13]))
     both = model.synthesize(state, torch.tensor([0.5, 0.25]))
     assert (both[:1] - model.synthesize(state, 0.5)[:1]).abs().max() < 1e-6
     assert (both[1:] - model.synthesize(state, 0.25)[1:]).abs().max() < 1e-6

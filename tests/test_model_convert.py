@@ -7,13 +7,18 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from comfyui_animeinterp.core.errors import WeightsError
 from comfyui_animeinterp.core.model import WEIGHTS_FORMAT, build_model, load_model, read_metadata
 from comfyui_animeinterp.core.weights.convert import (
-    combine, convert_file, convert_state_dict, detect_variant, file_sha256)
+    combine,
+    convert_file,
+    convert_state_dict,
+    detect_variant,
+    file_sha256,
+)
 from comfyui_animeinterp.core.weights.convert_cli import add_convert_parser
+from safetensors.torch import load_file
+
 from tests.support.weight_rule import checksum, read_key_table
 
 DROPPED_PREFIXES = ("flownet.cnet.", "flownet.attention2.", "flownet.att.pos_emb.")
@@ -119,7 +124,8 @@ def test_afi_files_with_optimizer_and_counter_scheduler(tmp_path, afi_original, 
     assert sorted(p.name for p in dst.parent.iterdir()) == ["afi.safetensors"]  # no temp file left
     model = load_model(dst)
     assert model.variant == "afi" and not model.training
-    assert torch.equal(model.flow_net.update.aggregator.gamma, afi_original["flownet.update_block.aggregator.gamma"])
+    gamma = afi_original["flownet.update_block.aggregator.gamma"]
+    assert torch.equal(model.flow_net.update.aggregator.gamma, gamma)
 
 
 def test_gma_file_converts_flownet_only_and_combines(tmp_path, afi_original, animeinterp_original):
@@ -176,9 +182,9 @@ def test_bad_keys_are_all_listed(animeinterp_original):
     with pytest.raises(WeightsError) as info:
         convert_state_dict(bad, "animeinterp")
     message = str(info.value)
-    for fragment in ("update_block.gru.convz1.weight: (128, 512, 1, 5)", "synnet.residual_model_99.1.weight",
-                     "flownet.mystery", "features.level2.conv2.bias", "flow_net.encoder.layer3.1.conv2.weight",
-                     "2 unknown", "2 missing", "1 mis-shaped"):
+    for fragment in ("update_block.gru.convz1.weight: (128, 512, 1, 5)",
+                     "synnet.residual_model_99.1.weight", "flownet.mystery", "features.level2.conv2.bias",
+                     "flow_net.encoder.layer3.1.conv2.weight", "2 unknown", "2 missing", "1 mis-shaped"):
         assert fragment in message, fragment
 
 

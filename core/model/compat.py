@@ -4,30 +4,27 @@ The original code has behaviours that differ from the papers (ARCHITECTURE.md §
 checkpoints were trained with them, so the model reproduces them. Each quirk is documented where
 it lives (a comment plus the docstring of that function) and listed here:
 
-===  ===============================================  =============================  ==========
- #   Quirk (original behaviour)                       Where it lives                 Knob
-===  ===============================================  =============================  ==========
- 1   Confidence map (``attention2``) is computed and  ``weights/convert.py`` drops   fixed
-     thrown away: its keys are accepted, never run.   the keys; never built here
- 2   The SGM init flow is added to the coordinates    ``flownet.FlowNet._iterate``   ``init_flow_additions``
-     twice (before the loop and in iteration 0).
- 3   Correlation lookups use ``grid_sample`` with     ``corr.CorrelationPyramid``    ``lookup_align_corners``
-     ``align_corners=True`` (torch <= 1.2 default).
- 4   The flow net bilinearly resizes the frames to    ``flownet.FlowNet.forward``    fixed
-     H, W rounded *down* to a multiple of 8, then
-     rescales and resizes the flow back.
- 5   Feature pyramid and flow net see frames mapped   ``interpolator.to_signed``     fixed
-     to [-1, 1] by ``(x - 0.5) / 0.5``; the warp and
-     GridNet use the raw [0, 1] frames.
- 6   The init flow is downsampled to 1/8 with legacy  ``flownet.downsample_init``    fixed
-     *nearest* interpolation, scaled per axis.
- 7   12 refinement iterations (train and test).       ``flownet.FlowNet._iterate``   ``iterations``
- 8   Context (GRU hidden state + input) comes from    ``flownet.FlowNet.forward``    fixed
-     the feature encoder ``fnet`` (``cnet`` unused),
-     so it equals the correlation features.
- 9   Feature levels get the time-scaled flow by       ``interpolator.flow_to_level`` fixed
-     legacy nearest resizing + per-axis scaling.
-===  ===============================================  =============================  ==========
+| # | Quirk (original behaviour)                                  | Lives in                         |
+|---|-------------------------------------------------------------|----------------------------------|
+| 1 | Confidence map ``attention2`` computed, then discarded: its | ``weights/convert.py`` drops its |
+|   | keys are accepted and dropped, it is never built. Fixed.    | keys                             |
+| 2 | SGM init flow added to the coordinates twice (before the    | ``flownet.FlowNet._iterate``     |
+|   | loop, again in iteration 0). Knob ``init_flow_additions``.  |                                  |
+| 3 | Correlation lookups use ``align_corners=True`` (the torch   | ``corr.CorrelationPyramid``      |
+|   | <= 1.2 default). Knob ``lookup_align_corners``.             |                                  |
+| 4 | Frames bilinearly resized to H, W rounded *down* to         | ``FlowNet.encode_pair``,         |
+|   | multiples of 8; the flow rescaled and resized back. Fixed.  | ``FlowNet._to_full_size``        |
+| 5 | Feature pyramid and flow net see ``(x - 0.5) / 0.5``;       | ``interpolator.to_signed``       |
+|   | splatting and GridNet use the raw [0, 1] frames. Fixed.     |                                  |
+| 6 | Init flow brought to the 1/8 grid by legacy *nearest*       | ``flownet.downsample_init``      |
+|   | resizing plus per-axis scaling. Fixed.                      |                                  |
+| 7 | 12 refinement iterations (training and test). Knob          | ``flownet.FlowNet._iterate``     |
+|   | ``iterations``.                                             |                                  |
+| 8 | Context (GRU state and input) from the feature encoder      | ``flownet.FlowNet.refine``       |
+|   | ``fnet``, not ``cnet`` (built, never used); it equals the   |                                  |
+|   | first frame's correlation features. Fixed.                  |                                  |
+| 9 | Feature levels get the time-scaled flow by legacy nearest   | ``interpolator.flow_to_level``   |
+|   | resizing plus per-axis scaling (full res too). Fixed.       |                                  |
 
 "fixed" means the trained weights depend on it, so it is not configurable. The knobs exist for
 experiments; :data:`CHECKPOINT_COMPAT` holds the values the checkpoints need.

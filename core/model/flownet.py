@@ -207,4 +207,5 @@ def _check_inputs(image1: torch.Tensor, image2: torch.Tensor, init12: torch.Tens
     n, _, h, w = image1.shape
     for name, flow in (("init12", init12), ("init21", init21)):
         if flow is not None and tuple(flow.shape) != (n, 2, h, w):
-            raise InputError(f"{name}: expected an (N, 2, H, W) = {(n, 2, h, w)} flow; got {tuple(flow.shape)}")
+            raise InputError(f"{name}: expected an (N, 2, H, W) = {(n, 2, h, w)} flow; "
+                             f"got {tuple(flow.shape)}")

@@ -155,16 +155,16 @@ class LearnedInterpolator(nn.Module):
         flow1t = t * state.padding.pad(state.flow12)
         flow2t = (1 - t) * state.padding.pad(state.flow21)
         inputs = [_warp_pair(state.frame1, state.frame2, flow1t, flow2t)]
-        for level1, level2 in zip(state.features1, state.features2):
+        for level1, level2 in zip(state.features1, state.features2, strict=True):
             h, w = level1.shape[-2:]
             # Like the original, every feature level (the full-resolution one too) gets its flow
             # through flow_to_level.
-            inputs.append(_warp_pair(level1, level2, flow_to_level(flow1t, h, w), flow_to_level(flow2t, h, w)))
+            level_flow1t, level_flow2t = flow_to_level(flow1t, h, w), flow_to_level(flow2t, h, w)
+            inputs.append(_warp_pair(level1, level2, level_flow1t, level_flow2t))
         return state.padding.crop(self.synthesis(*inputs))
 
     def forward(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None,
-                init21: torch.Tensor | None, t: Time
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+                init21: torch.Tensor | None, t: Time) -> tuple[torch.Tensor, ...]:
         """The original model's call: ``(It, F12, F21, F12in, F21in)`` (differentiable, fp32).
 
         ``It`` is the raw GridNet output; ``F12in``/``F21in`` are the init flows on the 1/8 grid.
@@ -227,8 +227,8 @@ def _check_frames(frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tens
         if flow is None:
             continue
         if not isinstance(flow, torch.Tensor) or tuple(flow.shape) != (n, 2, h, w):
-            raise InputError(f"{name}: expected an (N, 2, H, W) = {(n, 2, h, w)} flow, got "
-                             f"{tuple(flow.shape) if isinstance(flow, torch.Tensor) else type(flow).__name__}")
+            got = tuple(flow.shape) if isinstance(flow, torch.Tensor) else type(flow).__name__
+            raise InputError(f"{name}: expected an (N, 2, H, W) = {(n, 2, h, w)} flow, got {got}")
         if flow.device != frame1.device:
             raise InputError(f"{name}: on {flow.device}, but the frames are on {frame1.device}")
         if not flow.is_floating_point() or not bool(torch.isfinite(flow).all()):

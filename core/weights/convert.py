@@ -68,7 +68,8 @@ _FLOWNET_RULES: list[Rule] = [
     _rule(r"fnet\.layer(\d)\.(\d)\.conv([12])", lambda m: f"encoder.layer{m[1]}.{m[2]}.conv{m[3]}"),
     _rule(r"fnet\.layer(\d)\.(\d)\.downsample\.0", lambda m: f"encoder.layer{m[1]}.{m[2]}.shortcut_conv"),
     _rule(r"fnet\.conv2", lambda m: "encoder.proj"),
-    _rule(r"update_block\.encoder\.(convc1|convc2|convf1|convf2|conv)", lambda m: f"update.motion.{_MOTION[m[1]]}"),
+    _rule(r"update_block\.encoder\.(convc1|convc2|convf1|convf2|conv)",
+          lambda m: f"update.motion.{_MOTION[m[1]]}"),
     _rule(r"update_block\.gru\.conv([zrq])([12])",
           lambda m: f"update.gru.{_GRU_PASS[m[2]]}.{_GRU_GATE[m[1]]}"),
     _rule(r"update_block\.flow_head\.conv([12])", lambda m: f"update.flow_head.conv{m[1]}"),
@@ -121,7 +122,8 @@ def unwrap_container(obj: object) -> tuple[Mapping[str, object], str]:
             inner = obj.get(name)
             if isinstance(inner, Mapping):
                 return inner, name
-        if obj and all(isinstance(k, str) for k in obj) and any(isinstance(v, torch.Tensor) for v in obj.values()):
+        has_tensors = any(isinstance(v, torch.Tensor) for v in obj.values())
+        if obj and has_tensors and all(isinstance(k, str) for k in obj):
             return obj, "bare"
     raise WeightsError("could not find a model state dict in the checkpoint (expected a bare state dict "
                        "or a dict with 'state_dict' or 'model_state_dict')")
@@ -287,7 +289,8 @@ def save_converted(state: Mapping[str, torch.Tensor], dst: str | os.PathLike, me
             tmp.unlink()
 
 
-def convert_file(src: str | os.PathLike, dst: str | os.PathLike, variant: str | None = None) -> dict[str, str]:
+def convert_file(src: str | os.PathLike, dst: str | os.PathLike, variant: str | None = None
+                 ) -> dict[str, str]:
     """Read an original checkpoint and write our safetensors file atomically.
 
     Returns:
