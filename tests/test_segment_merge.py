@@ -107,3 +107,17 @@ def test_tiny_frames_and_a_single_region(shape):
     assert np.array_equal(merge_small_regions(one, image), one)
     labels = random_label_map(rng, *shape)
     assert np.array_equal(merge_small_regions(labels, image), merge_reference(labels, image))
+
+
+def test_sparse_ids_and_negative_ids():
+    from comfyui_animeinterp.core.errors import InputError
+
+    rng = np.random.default_rng(9)
+    labels = random_label_map(rng, 30, 40)
+    image = random_image_for(rng, labels)
+    sparse = np.where(labels > 0, labels.astype(np.int64) * 1_000_003 + 7, 0)
+    expected = merge_small_regions(labels, image)
+    assert np.array_equal(merge_small_regions(sparse, image),
+                          np.where(expected > 0, expected.astype(np.int64) * 1_000_003 + 7, 0))
+    with pytest.raises(InputError):
+        merge_small_regions(labels - 1, image)

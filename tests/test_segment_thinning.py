@@ -49,3 +49,4 @@ def test_relabel_equals_the_reference_ties_included():
         assert np.array_equal(out, relabel_reference(labels))
         counts = np.bincount(out.ravel())
         assert (counts > 0).all() and (np.diff(counts) >= 0).all()
+        assert np.array_equal(relabel_by_size(labels * 10**9), out)  # sparse ids, same result

@@ -36,6 +36,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..errors import InputError
 from .histogram import BINS, histograms_from_counts, histograms_from_pixels, normalised
 
 MAX_MERGE_PASSES = 10
@@ -341,6 +342,15 @@ def merge_small_regions(fill_map: np.ndarray, image_bgr: np.ndarray,
     Returns:
         ``int32 (H, W)``: merged ids (a subset of the input ids, plus 0).
     """
+    fill_map = np.asarray(fill_map)
+    if fill_map.min() < 0:
+        raise InputError("merge_small_regions: region ids must be >= 0 (0 = line)")
+    ids = None
+    if fill_map.max() >= fill_map.size:  # sparse ids: work on their ranks (same order)
+        ids, fill_map = np.unique(fill_map, return_inverse=True)
+        fill_map = fill_map.reshape(image_bgr.shape[:2])
+        if ids[0] != 0:
+            ids, fill_map = np.r_[0, ids], fill_map + 1
     lm = _LabelMap(np.asarray(fill_map, np.int32), image_bgr)
     small_pixels = np.flatnonzero(lm.labels > 0)
     for _ in range(max_passes):
@@ -349,4 +359,5 @@ def merge_small_regions(fill_map: np.ndarray, image_bgr: np.ndarray,
         _apply(lm, new_label, small_pixels)
         if np.count_nonzero(lm.area) == ids_before:
             break
-    return lm.interior()
+    merged = lm.interior()
+    return merged if ids is None else ids[merged].astype(np.int32)

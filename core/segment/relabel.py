@@ -17,6 +17,11 @@ def relabel_by_size(labels: np.ndarray) -> np.ndarray:
     Returns:
         ``int32 (H, W)``.
     """
+    if labels.size and labels.max() >= labels.size:  # sparse ids: count them by sorting
+        values, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+        rank = np.empty(values.size, np.int32)
+        rank[np.argsort(counts)] = np.arange(values.size, dtype=np.int32)
+        return rank[inverse.reshape(labels.shape)]
     counts = np.bincount(labels.ravel())
     values = np.flatnonzero(counts)
     order = np.argsort(counts[values].astype(np.intp))
