@@ -100,3 +100,20 @@ def test_input_validation(models, small_afi):
         model.synthesize(state, 1.5)
     with pytest.raises(InputError, match="one value per sample"):
         model.synthesize(state, torch.tensor([0.2, 0.4]))
+
+
+def test_forward_is_differentiable_end_to_end(models, small_afi):
+    """Training (style fine-tuning) backpropagates through GridNet, the splat and the flow net."""
+    model = models["afi"]
+    (i1, i2, f13), _ = small_afi
+    model.zero_grad(set_to_none=True)
+    try:
+        it, *_ = model(i1, i2, f13, -f13, 0.5)
+        it.mean().backward()
+        grads = {name: p.grad for name, p in model.named_parameters()}
+        for name in ("synthesis.tail.conv2.bias", "features.level1.conv1.weight",
+                     "flow_net.update.gru.vertical.candidate.weight", "flow_net.encoder.stem.weight",
+                     "flow_net.attention.to_query_key.weight", "flow_net.update.mask_head.conv2.weight"):
+            assert grads[name] is not None and grads[name].abs().sum() > 0, name
+    finally:
+        model.zero_grad(set_to_none=True)
