@@ -69,7 +69,10 @@ def segment_frame(frame: np.ndarray, preset: str | LinePreset = "japan",
         times[name] = t1 - t0
         t0 = t1
 
-    bgr = np.ascontiguousarray(frame[:, :, ::-1])  # the original worked on OpenCV's BGR order
+    # The original worked on OpenCV's BGR order. The lines do not depend on it, but the merge
+    # does: ties between neighbours' histogram intersections are broken by float rounding, which
+    # depends on the order of the channel blocks (8 of 48 real frames differ in RGB order).
+    bgr = np.ascontiguousarray(frame[:, :, ::-1])
     smoothed = smooth(bgr, line_preset)
     lap("bilateral")
     binary = np.where(line_mask(smoothed, line_preset), np.uint8(0), np.uint8(255))
