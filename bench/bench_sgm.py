@@ -47,8 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> dict:
     from comfyui_animeinterp.core.coarse_flow import coarse_flow
-    from comfyui_animeinterp.core.match import (SGM_LAYERS, imagenet_normalise, match_segments,
-                                                 normalise_features, pool_by_label)
+    from comfyui_animeinterp.core.match import match_segments, pool_features, vgg_features
     from comfyui_animeinterp.core.segment import PRESETS, segment_frame
     from comfyui_animeinterp.core.vgg import random_vgg19
 
@@ -57,11 +56,8 @@ def run(args: argparse.Namespace) -> dict:
     vgg = random_vgg19(0).to(device)
     rows, details = [], {}
     for name, (f1, f3) in bench_pairs(args.height, args.width, args.real).items():
-        rgb = [torch.from_numpy(f.astype(np.float64) / 255.0).permute(2, 0, 1)[None].float().to(device) for f in (f1, f3)]
-
         def vgg_forward():
-            with torch.inference_mode():
-                out = [vgg(imagenet_normalise(x), SGM_LAYERS) for x in rgb]
+            out = [vgg_features(vgg, f, device) for f in (f1, f3)]
             if device.type == "cuda":
                 torch.cuda.synchronize()
             return out
@@ -75,10 +71,7 @@ def run(args: argparse.Namespace) -> dict:
             l1, l3 = segment_frame(f1, preset), segment_frame(f3, preset)
 
             def cached_features(frame, labels, n, _f=dict(zip((id(f1), id(f3)), feats))):
-                from comfyui_animeinterp.core.match import _subsample_labels
-                fs = _f[id(frame)]
-                lab = _subsample_labels(torch.from_numpy(labels).long().to(device), len(fs))
-                return torch.cat([pool_by_label(x[0], l, n) for x, l in zip(fs, lab)], 0)
+                return pool_features(_f[id(frame)], labels, n)  # VGG forward timed apart
 
             def match():
                 m = match_segments(f1, f3, l1, l3, feature_fn=cached_features, device=device)

@@ -89,6 +89,31 @@ def _subsample_labels(labels: torch.Tensor, levels: int) -> list[torch.Tensor]:
 
 
 @torch.inference_mode()
+def vgg_features(vgg: VGG19Features, frame: np.ndarray, device: torch.device | str = "cpu") -> list[torch.Tensor]:
+    """relu1_1, relu2_1, relu3_1, relu4_1 of one frame, ``(1, C, h, w)`` each (contiguous).
+
+    Input preparation as the original: RGB/255 in float64, then float32, ImageNet normalisation.
+    """
+    rgb = torch.from_numpy(frame.astype(np.float64) / 255.0).permute(2, 0, 1)[None].float().to(device)
+    vgg = vgg.to(device)
+    # channels_last: oneDNN's fast convolution layout on CPU (about 1.8x here), same numbers to ~1e-6
+    x = imagenet_normalise(rgb).contiguous(memory_format=torch.channels_last)
+    return [f.contiguous() for f in vgg(x, SGM_LAYERS)]
+
+
+@torch.inference_mode()
+def pool_features(feats: list[torch.Tensor], labels: np.ndarray, num_labels: int) -> torch.Tensor:
+    """Per-segment means of each VGG level (label map subsampled ``[1::2, 1::2]`` per level):
+    ``(960, L)``."""
+    lab = _subsample_labels(torch.from_numpy(labels).long().to(feats[0].device), len(feats))
+    pooled = []
+    for f, l in zip(feats, lab):
+        if f.shape[-2:] != l.shape:
+            raise InputError(f"internal: VGG level {tuple(f.shape)} does not fit labels {tuple(l.shape)}")
+        pooled.append(pool_by_label(f[0], l, num_labels))
+    return torch.cat(pooled, 0)
+
+
 def vgg_segment_features(
     vgg: VGG19Features, frame: np.ndarray, labels: np.ndarray, num_labels: int,
     device: torch.device | str = "cpu",
@@ -99,16 +124,7 @@ def vgg_segment_features(
         frame: ``uint8`` RGB ``(H, W, 3)``.
         labels: ``int32 (H, W)``.
     """
-    rgb = torch.from_numpy(frame.astype(np.float64) / 255.0).permute(2, 0, 1)[None].float().to(device)
-    vgg = vgg.to(device)
-    feats = vgg(imagenet_normalise(rgb), SGM_LAYERS)
-    lab = _subsample_labels(torch.from_numpy(labels).long().to(device), len(feats))
-    pooled = []
-    for f, l in zip(feats, lab):
-        if f.shape[-2:] != l.shape:
-            raise InputError(f"internal: VGG level {tuple(f.shape)} does not fit labels {tuple(l.shape)}")
-        pooled.append(pool_by_label(f[0], l, num_labels))
-    return torch.cat(pooled, 0)
+    return pool_features(vgg_features(vgg, frame, device), labels, num_labels)
 
 
 COLOUR_BINS = 16

@@ -116,7 +116,7 @@ def build_vgg19(state: Mapping[str, torch.Tensor] | None = None) -> VGG19Feature
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
-    return net
+    return net.to(memory_format=torch.channels_last)
 
 
 def load_vgg19(path: str | os.PathLike) -> VGG19Features:
