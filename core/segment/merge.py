@@ -30,6 +30,12 @@ counts, then decides the regions in *levels*: a region's level is one more than 
 of the smaller-id small regions it touches, so all regions of a level read only decided labels and
 are decided together. Only small regions' pixels ever move, so each pass works on those pixels
 alone; large regions keep 256-bin colour counts that merges add to.
+
+The one-vertex test: for an 8-connected region, approxPolyDP of its outer contour has one vertex
+exactly when the region is one pixel (checked on ~39,000 small shapes), so ``area == 1`` decides.
+But a pass can leave an id in pieces: when a region merged away after others had merged into it,
+those others keep its id and may not touch each other. Such ids are flagged, and for them the
+original's contour test is run with OpenCV as it was (its first contour may be a lone pixel).
 """
 from __future__ import annotations
 
