@@ -84,6 +84,14 @@ def soft_empty_cache() -> None:
         torch.cuda.empty_cache()
 
 
+def input_directory() -> str | None:
+    """ComfyUI's input folder (where relative paths of loader nodes point), None outside ComfyUI."""
+    fp = _optional("folder_paths")
+    if fp is None or not hasattr(fp, "get_input_directory"):
+        return None
+    return fp.get_input_directory()
+
+
 def register_model_folder() -> None:
     """Register ``models/animeinterp`` with ComfyUI's ``folder_paths`` (idempotent)."""
     fp = _optional("folder_paths")

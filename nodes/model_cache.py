@@ -15,6 +15,7 @@ from . import comfy_env
 
 _LOCK = threading.Lock()
 _CACHE: dict[tuple, Any] = {}
+_GENERATION = 0
 
 
 def resolve(name_or_path: str) -> Path:
@@ -53,9 +54,24 @@ def load_interpolator(name_or_path: str, device: torch.device, dtype: torch.dtyp
 
 
 def release_all() -> int:
-    """Forget every cached network (frees their memory); returns how many were released."""
+    """Forget every cached network (frees their memory); returns how many were released.
+
+    Networks on an accelerator are moved to the CPU first, so its memory is freed even where
+    ComfyUI still holds a node output that refers to them; :func:`generation` changes so loader
+    nodes know to load again.
+    """
+    global _GENERATION
     with _LOCK:
         n = len(_CACHE)
+        for value in _CACHE.values():
+            if isinstance(value, torch.nn.Module) and any(p.device.type != "cpu" for p in value.parameters()):
+                value.to("cpu")
         _CACHE.clear()
+        _GENERATION += 1
     comfy_env.soft_empty_cache()
     return n
+
+
+def generation() -> int:
+    """A number that changes at every :func:`release_all` (for loader nodes' ``IS_CHANGED``)."""
+    return _GENERATION

@@ -66,6 +66,8 @@ def install_fake_comfy(root: Path) -> FakeComfy:
     mm.soft_empty_cache = lambda force=False: None
 
     fp.models_dir = str(state.models_dir)
+    (root / "input").mkdir(exist_ok=True)
+    fp.get_input_directory = lambda: str(root / "input")
     fp.folder_names_and_paths = {}
 
     def get_folder_paths(name):
