@@ -86,13 +86,10 @@ def histograms_from_pixels(values: np.ndarray, starts: np.ndarray) -> np.ndarray
     c, n = values.shape
     r = starts.size
     region = np.repeat(np.arange(r), np.diff(np.r_[starts, n]))
-    out = np.empty((r, c, BINS), np.int64)
-    for k in range(c):
-        v = values[k]
-        lo = np.minimum.reduceat(v, starts)[region]
-        hi = np.maximum.reduceat(v, starts)[region]
-        out[:, k] = np.bincount(region * BINS + value_bins(lo, hi, v), minlength=r * BINS).reshape(r, BINS)
-    return out
+    lo = np.minimum.reduceat(values, starts, axis=1)[:, region]
+    hi = np.maximum.reduceat(values, starts, axis=1)[:, region]
+    key = (region * c + np.arange(c)[:, None]) * BINS + value_bins(lo, hi, values)
+    return np.bincount(key.ravel(), minlength=r * c * BINS).reshape(r, c, BINS)
 
 
 def normalised(hist: np.ndarray, areas: np.ndarray) -> np.ndarray:
