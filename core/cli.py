@@ -19,9 +19,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="demo_output", help="output folder")
     d.set_defaults(func=_demo)
     from .evaluate_cli import add_evaluate_parser
+    from .interpolate_cli import add_interpolate_parser
     from .weights.cli import add_weights_parser
     from .weights.convert_cli import add_convert_parser
 
+    add_interpolate_parser(sub)
     add_weights_parser(sub)
     add_convert_parser(sub)
     add_evaluate_parser(sub)
