@@ -12,9 +12,9 @@ reproduces its label maps bit for bit (ARCHITECTURE.md §5.2-5.3):
 from .fill_map import build_fill_map
 from .lines import extract_lines
 from .merge import merge_small_regions
-from .presets import PRESETS, LinePreset
+from .presets import PRESETS, LinePreset, resolve_preset
 from .relabel import relabel_by_size
-from .segment import resolve_preset, segment_frame
+from .segment import segment_frame
 from .thinning import thin_lines
 from .trapped_ball import trapped_ball_fills
 

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .hysteresis import hysteresis_components
-from .presets import LINE_SCALE, REGION_THRESHOLD, LinePreset
+from .presets import LINE_SCALE, REGION_THRESHOLD, LinePreset, resolve_preset
 
 
 def boundary_value(strength: np.ndarray) -> np.ndarray:
@@ -67,8 +67,9 @@ def line_mask(smoothed: np.ndarray, preset: LinePreset) -> np.ndarray:
     return lines.reshape(smoothed.shape[:2])
 
 
-def extract_lines(frame_bgr: np.ndarray, preset: LinePreset) -> np.ndarray:
+def extract_lines(frame_bgr: np.ndarray, preset: str | LinePreset) -> np.ndarray:
     """Binary line image of a ``uint8 (H, W, 3)`` BGR frame: ``uint8 (H, W)``, 255 = region,
-    0 = line (the original's ``binMap``)."""
+    0 = line (the original's ``binMap``). ``preset``: a name or a :class:`LinePreset`."""
+    preset = resolve_preset(preset)
     lines = line_mask(smooth(frame_bgr, preset), preset)
     return np.where(lines, np.uint8(0), np.uint8(255))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import InputError
+
 
 @dataclass(frozen=True)
 class LinePreset:
@@ -33,3 +35,12 @@ LINE_SCALE = 20
 
 REGION_THRESHOLD = 220
 """Boundary-image values above this are regions (255), the rest are lines (0)."""
+
+
+def resolve_preset(preset: str | LinePreset) -> LinePreset:
+    """A :class:`LinePreset` from its name (``"japan"``, ``"disney"``, any case) or itself."""
+    if isinstance(preset, LinePreset):
+        return preset
+    if isinstance(preset, str) and preset.lower() in PRESETS:
+        return PRESETS[preset.lower()]
+    raise InputError(f"unknown line preset {preset!r}; choose one of {sorted(PRESETS)}")

@@ -15,18 +15,9 @@ from ..images import MIN_SIDE
 from .fill_map import build_fill_map
 from .lines import line_mask, smooth
 from .merge import merge_small_regions
-from .presets import PRESETS, LinePreset
+from .presets import LinePreset, resolve_preset
 from .relabel import relabel_by_size
 from .thinning import thin_lines
-
-
-def resolve_preset(preset: str | LinePreset) -> LinePreset:
-    """A :class:`LinePreset` from its name (``"japan"``, ``"disney"``) or itself."""
-    if isinstance(preset, LinePreset):
-        return preset
-    if isinstance(preset, str) and preset.lower() in PRESETS:
-        return PRESETS[preset.lower()]
-    raise InputError(f"unknown line preset {preset!r}; choose one of {sorted(PRESETS)}")
 
 
 def _check_frame(frame: np.ndarray) -> None:
@@ -48,7 +39,8 @@ def segment_frame(frame: np.ndarray, preset: str | LinePreset = "japan",
 
     Args:
         frame: ``uint8 (H, W, 3)`` RGB, any size of at least 8x8 (no resizing happens here).
-        preset: line-extraction parameters, ``"japan"`` or ``"disney"`` (see :data:`PRESETS`).
+        preset: line-extraction parameters, ``"japan"`` or ``"disney"`` (see ``PRESETS``) or a
+            :class:`LinePreset`.
         timings: optional dict that receives the seconds spent in each step (``bilateral``,
             ``lines``, ``trapped_ball_r3``/``r2``/``r1``, ``flood_fill``, ``merge``, ``thinning``,
             ``relabel``, ``total``).
