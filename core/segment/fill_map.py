@@ -2,6 +2,8 @@
 (``trapped_ball_processed`` of the original, ARCHITECTURE.md §5.3 steps 1-5)."""
 from __future__ import annotations
 
+from time import perf_counter
+
 import cv2
 import numpy as np
 
@@ -44,8 +46,6 @@ def build_fill_map(binary: np.ndarray, timings: dict[str, float] | None = None) 
         ``int32 (H, W)``: 0 on lines, fill ``i`` (creation order: kept radius-3 fills, radius-2,
         radius-1, flood fills) has id ``i`` >= 1.
     """
-    from time import perf_counter
-
     unfilled = (binary > 0).view(np.uint8).copy()
     fill_map = np.zeros(binary.shape, np.int32)
     next_id = 1
