@@ -121,6 +121,8 @@ def test_sparse_ids_and_negative_ids():
                           np.where(expected > 0, expected.astype(np.int64) * 1_000_003 + 7, 0))
     with pytest.raises(InputError):
         merge_small_regions(labels - 1, image)
+    with pytest.raises(InputError):
+        merge_small_regions(labels, image[:-1])
 
 
 def test_channel_order_matters_so_the_frame_must_be_bgr():

@@ -349,6 +349,9 @@ def merge_small_regions(fill_map: np.ndarray, image_bgr: np.ndarray,
         ``int32 (H, W)``: merged ids (a subset of the input ids, plus 0).
     """
     fill_map = np.asarray(fill_map)
+    if image_bgr.dtype != np.uint8 or image_bgr.shape != fill_map.shape + (3,):
+        raise InputError(f"merge_small_regions: the image must be uint8 {fill_map.shape + (3,)}, got "
+                         f"{image_bgr.dtype} {image_bgr.shape}")
     if fill_map.min() < 0:
         raise InputError("merge_small_regions: region ids must be >= 0 (0 = line)")
     ids = None
