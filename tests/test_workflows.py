@@ -1,0 +1,123 @@
+"""The example workflows: valid against the nodes, UI and API versions agree, API versions run end to end."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from comfyui_animeinterp.core.synthetic import random_scene
+from comfyui_animeinterp.core.video import write_frames
+from tests.support import workflows as wf
+from tests.support.model_files import write_model_file, write_vgg_file
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+NAMES = sorted(p.name.removesuffix(".api.json") for p in WORKFLOWS.glob("*.api.json"))
+SIZE = 64
+
+
+def _load(name: str) -> tuple[dict, dict]:
+    ui = json.loads((WORKFLOWS / f"{name}.json").read_text())
+    api = json.loads((WORKFLOWS / f"{name}.api.json").read_text())
+    return ui, api
+
+
+def test_the_three_workflows_exist():
+    assert {"one_click_x2", "step_by_step"} <= set(NAMES)
+    for name in NAMES:
+        assert (WORKFLOWS / f"{name}.json").is_file()
+    if "StyleFinetune" in wf.node_classes():
+        assert "style_finetune" in NAMES
+
+
+@pytest.fixture
+def input_folder(fake_comfy):
+    """ComfyUI's input folder with the 'frames' and 'style_frames' folders the workflows name."""
+    root = Path(fake_comfy.models_dir).parent / "input"
+    for name in ("frames", "style_frames"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_workflow_is_valid_and_both_formats_agree(name, input_folder):
+    classes = wf.node_classes()
+    ui, api = _load(name)
+    assert wf.check_ui(ui, classes) == []
+    assert wf.check_api(api, classes) == []
+    stripped = {nid: {"class_type": n["class_type"], "inputs": n["inputs"]} for nid, n in api.items()}
+    assert wf.ui_to_api(ui, classes) == stripped
+
+
+def test_checks_catch_broken_workflows(input_folder):
+    classes = wf.node_classes()
+    ui, api = _load("one_click_x2")
+    for node, name, value, expected in (("3", "multiplier", 1, "multiplier"), ("3", "matching", "sift", "sift"),
+                                        ("4", "images", ["2", 0], "ANIMEINTERP_MODEL linked into IMAGE"),
+                                        ("2", "dtype", "fp64", "fp64"), ("1", "path", "nowhere", "does not exist")):
+        bad = copy.deepcopy(api)
+        bad[node]["inputs"][name] = value
+        assert expected in "\n".join(wf.check_api(bad, classes))
+    bad = copy.deepcopy(api)
+    bad["9"] = {"class_type": "NoSuchNode", "inputs": {}}
+    del bad["3"]["inputs"]["images"]
+    errors = "\n".join(wf.check_api(bad, classes))
+    assert "NoSuchNode" in errors and "required input 'images' missing" in errors
+    broken = copy.deepcopy(ui)
+    broken["nodes"][2]["widgets_values"] = broken["nodes"][2]["widgets_values"][:-1]
+    broken["links"][0][5] = "LATENT"
+    errors = "\n".join(wf.check_ui(broken, classes))
+    assert "widget values" in errors and "LATENT" in errors
+
+
+@pytest.fixture
+def comfy_with_weights(fake_comfy, tmp_path_factory):
+    """Fake ComfyUI whose models/animeinterp holds test-made weights under the manifest's file names."""
+    weights = tmp_path_factory.getbasetemp() / "workflow_weights"
+    if not weights.exists():
+        write_model_file(weights / "afi-atd12k-style.safetensors")
+        write_vgg_file(weights / "vgg19.safetensors")
+    for f in weights.iterdir():
+        (fake_comfy.models_dir / "animeinterp" / f.name).symlink_to(f)
+    wf.SaveImage.saved.clear()
+    wf.PreviewImage.shown.clear()
+    yield fake_comfy
+    from comfyui_animeinterp.nodes import model_cache
+
+    model_cache.release_all()
+
+
+def _input_frames(fake_comfy, frames):
+    write_frames(Path(fake_comfy.models_dir).parent / "input" / "frames", frames)
+
+
+def test_one_click_runs(comfy_with_weights):
+    scene = random_scene(SIZE, SIZE, 3, max_shift=4)
+    a, b = scene.frame(0.0), scene.frame(1.0)
+    _input_frames(comfy_with_weights, [a, a, b, b])  # on twos
+    _, api = _load("one_click_x2")
+    outputs = wf.execute(api, wf.node_classes())
+    (prefix, images), = wf.SaveImage.saved
+    assert prefix == "AnimeInterp/x2" and images.shape == ((4 - 1) * 2 + 1, SIZE, SIZE, 3)
+    assert outputs["3"][1] == 48.0  # fps: the loader's 24 x 2
+    u8 = (images * 255).round().to(torch.uint8).numpy()
+    np.testing.assert_array_equal(u8[0], a)
+    np.testing.assert_array_equal(u8[4], b)
+
+
+def test_step_by_step_runs(comfy_with_weights):
+    scene = random_scene(SIZE, SIZE, 4, max_shift=4)
+    frames = [scene.frame(0.0), scene.frame(1.0)]
+    _input_frames(comfy_with_weights, frames)
+    _, api = _load("step_by_step")
+    outputs = wf.execute(api, wf.node_classes())
+    assert len(wf.PreviewImage.shown) == 4  # segments, matches, coarse flow, refined flow
+    assert outputs["9"][0].kind == "refined" and outputs["9"][0].pairs[0].source == "afi"
+    (prefix, images), = wf.SaveImage.saved
+    assert images.shape == (3, SIZE, SIZE, 3)
+    u8 = (images * 255).round().to(torch.uint8).numpy()
+    np.testing.assert_array_equal(u8[0], frames[0])
+    np.testing.assert_array_equal(u8[2], frames[1])
