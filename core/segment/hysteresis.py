@@ -71,8 +71,11 @@ def hysteresis_components(planes: Sequence[np.ndarray], low: float, high: float
         both = low_masks[k] & low_masks[k + 1]
         pairs_a.append(labels[k][both] + offsets[k])
         pairs_b.append(labels[k + 1][both] + offsets[k + 1])
-    if pairs_a and sum(p.size for p in pairs_a):
-        a, b = np.concatenate(pairs_a), np.concatenate(pairs_b)
+    a = np.concatenate(pairs_a) if pairs_a else np.zeros(0, np.int32)
+    b = np.concatenate(pairs_b) if pairs_b else np.zeros(0, np.int32)
+    useful = ~(kept[a] & kept[b])  # links between two kept components change nothing
+    a, b = a[useful], b[useful]
+    if a.size:
         graph = coo_matrix((np.ones(a.size, np.int8), (a, b)), shape=(n_nodes, n_nodes))
         _, component = connected_components(graph, directed=False)
         kept_component = np.zeros(component.max() + 1, bool)
