@@ -18,14 +18,15 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-DEFAULT_REAL = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real_anime_dev" / "colour"
-                / "realesrgan_onepiece" / "onepiece_f0082-0085-0088")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEFAULT_REAL, bench_pairs  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,28 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _inputs(args: argparse.Namespace) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    from comfyui_animeinterp.core.synthetic import make_triplet
-
-    tri = make_triplet(args.height, args.width, seed=0)
-    pairs = {"synthetic": (tri.frame1, tri.frame3)}
-    first, last = Path(args.real) / "frame1.png", Path(args.real) / "frame3.png"
-    if first.is_file() and last.is_file():
-        def load(path: Path) -> np.ndarray:
-            bgr = cv2.resize(cv2.imread(str(path)), (args.width, args.height))
-            return np.ascontiguousarray(bgr[:, :, ::-1])
-
-        pairs["real"] = (load(first), load(last))
-    return pairs
-
-
 def run(args: argparse.Namespace) -> dict:
     from comfyui_animeinterp.core.segment import segment_frame
 
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     results, table = {}, []
-    for name, frames in _inputs(args).items():
+    for name, frames in bench_pairs(args.height, args.width, args.real).items():
         for preset in args.presets.split(","):
             for frame in frames:  # warm-up (also builds the histogram bin table once)
                 segment_frame(frame, preset)
