@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +122,27 @@ def test_step_by_step_runs(comfy_with_weights):
     u8 = (images * 255).round().to(torch.uint8).numpy()
     np.testing.assert_array_equal(u8[0], frames[0])
     np.testing.assert_array_equal(u8[2], frames[1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("ANIMEINTERP_SLOW_TESTS"),
+                    reason="one fine-tuning step of the full model takes minutes on 2 CPU cores; "
+                           "set ANIMEINTERP_SLOW_TESTS=1 to run it")
+def test_style_finetune_runs(comfy_with_weights):
+    classes = wf.node_classes()
+    assert "StyleFinetune" in classes
+    scene = random_scene(SIZE, SIZE, 5, max_shift=6)
+    drawings = [scene.frame(t) for t in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    root = Path(comfy_with_weights.models_dir).parent / "input"
+    write_frames(root / "style_frames", drawings)
+    _input_frames(comfy_with_weights, drawings[:2])
+    _, api = _load("style_finetune")
+    api["2"]["inputs"].update(steps=1, crop=0, batch_size=1, init_flows="none", loss_preset="l1",
+                              train="synthesis only", checkpoint_every=1)  # a tiny run
+    assert wf.check_api(api, classes) == []
+    outputs = wf.execute(api, classes)
+    tuned, weights_path = outputs["2"]
+    assert Path(weights_path).is_file() and weights_path.endswith("my_style.safetensors")
+    assert "finetuned/my_style.safetensors" in classes["LoadAnimeInterpModel"].INPUT_TYPES()["required"]["weights"][0]
+    (prefix, images), = wf.SaveImage.saved
+    assert prefix == "AnimeInterp/style" and images.shape == (3, SIZE, SIZE, 3)

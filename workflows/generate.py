@@ -24,6 +24,8 @@ CORE_NODES = {
     "PreviewImage": {"input": {"required": {"images": ("IMAGE",)}}, "output": (), "display": "Preview Image"},
 }
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
+SEED_NAMES = {"seed", "noise_seed"}
+"""INT inputs the editor gives an extra 'control after generate' widget value (we store "fixed")."""
 
 
 def node_definitions() -> dict[str, dict]:
@@ -36,7 +38,20 @@ def node_definitions() -> dict[str, dict]:
             for name, cls in NODE_CLASS_MAPPINGS.items()}
     for name, d in CORE_NODES.items():
         defs[name] = {**d, "output_name": d["output"]}
+    if "StyleFinetune" not in defs:  # written in parallel; registered in nodes/__init__.py by the lead
+        try:
+            from comfyui_animeinterp.nodes.train_nodes import NODES as train_nodes
+        except ImportError:
+            train_nodes = {}
+        for name, (cls, display) in train_nodes.items():
+            defs[name] = {"input": cls.INPUT_TYPES(), "output": tuple(cls.RETURN_TYPES),
+                          "output_name": tuple(cls.RETURN_NAMES), "display": display}
     return defs
+
+
+def has_control_value(name: str, spec: tuple) -> bool:
+    options = spec[1] if len(spec) > 1 else {}
+    return spec[0] == "INT" and bool(options.get("control_after_generate", name in SEED_NAMES))
 
 
 def is_widget(spec: tuple) -> bool:
@@ -135,7 +150,11 @@ def to_ui(graph: Graph, defs: dict) -> dict:
         for slot, (kind, label) in enumerate(zip(d["output"], d["output_name"])):
             out_links = [l[0] for l in links if l[1] == n.id and l[2] == slot]
             outputs.append({"name": label, "type": kind, "links": out_links or None, "slot_index": slot})
-        widgets_values = [n.widgets.get(name, default_of(spec)) for name, spec in widget_inputs(d)]
+        widgets_values = []
+        for name, spec in widget_inputs(d):
+            widgets_values.append(n.widgets.get(name, default_of(spec)))
+            if has_control_value(name, spec):
+                widgets_values.append("fixed")
         ui_nodes.append({
             "id": n.id, "type": n.type, "pos": list(n.pos), "size": [320, 60 + 26 * (len(inputs) + len(widgets_values))],
             "flags": {}, "order": order[n.id], "mode": 0, "inputs": inputs, "outputs": outputs,
@@ -206,7 +225,7 @@ def style_finetune() -> Graph:
         "Fine-tune the model on a folder of your show's frames with the style loss, then interpolate a clip "
         "with the fine-tuned model (its safetensors file is saved too).",
         [Node(1, "LoadAnimeInterpModel", (40, 120)),
-         Node(2, "StyleFinetune", (420, 120), {"data": "style_frames"}),
+         Node(2, "StyleFinetune", (420, 120), {"data": "style_frames", "name": "my_style"}),
          Node(3, "AnimeInterpLoadFrames", (420, 520), {"path": "frames"}),
          Node(4, "AnimeInterpolate", (820, 200), {"multiplier": 2}),
          Node(5, "SaveImage", (1220, 200), {"filename_prefix": "AnimeInterp/style"})],

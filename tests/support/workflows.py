@@ -14,6 +14,7 @@ import inspect
 from collections.abc import Mapping
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
+CONTROL_VALUES = {"fixed", "increment", "decrement", "randomize"}
 
 
 class SaveImage:
@@ -55,7 +56,38 @@ class PreviewImage:
 def node_classes() -> dict[str, type]:
     from comfyui_animeinterp import NODE_CLASS_MAPPINGS
 
-    return {**NODE_CLASS_MAPPINGS, "SaveImage": SaveImage, "PreviewImage": PreviewImage}
+    classes = {**NODE_CLASS_MAPPINGS, "SaveImage": SaveImage, "PreviewImage": PreviewImage}
+    if "StyleFinetune" not in classes:  # until nodes/__init__.py registers the training node
+        try:
+            from comfyui_animeinterp.nodes.train_nodes import NODES
+        except ImportError:
+            NODES = {}
+        classes.update({name: cls for name, (cls, _) in NODES.items()})
+    return classes
+
+
+def _has_control(name: str, spec: tuple) -> bool:
+    """The editor adds a 'control after generate' value after seed-like INT widgets."""
+    options = spec[1] if len(spec) > 1 else {}
+    return spec[0] == "INT" and bool(options.get("control_after_generate", name in ("seed", "noise_seed")))
+
+
+def widget_values(cls: type, values: list) -> tuple[dict, list[str]]:
+    """Map a UI node's ``widgets_values`` to widget names; also return problems (count, control values)."""
+    out, problems, i = {}, [], 0
+    for name, spec in ((n, s) for n, s in _inputs(cls).items() if _is_widget(s)):
+        if i >= len(values):
+            problems.append(f"missing widget value for {name!r}")
+            break
+        out[name] = values[i]
+        i += 1
+        if _has_control(name, spec):
+            if i >= len(values) or values[i] not in CONTROL_VALUES:
+                problems.append(f"{name!r}: no control-after-generate value")
+            i += 1
+    if i < len(values):
+        problems.append(f"{len(values) - i} widget values too many")
+    return out, problems
 
 
 def _inputs(cls: type) -> dict[str, tuple]:
@@ -65,10 +97,6 @@ def _inputs(cls: type) -> dict[str, tuple]:
 
 def _is_widget(spec: tuple) -> bool:
     return isinstance(spec[0], list) or spec[0] in WIDGET_TYPES
-
-
-def widget_names(cls: type) -> list[str]:
-    return [name for name, spec in _inputs(cls).items() if _is_widget(spec)]
 
 
 def _is_link(value) -> bool:
@@ -148,11 +176,9 @@ def check_ui(workflow: dict, classes: Mapping[str, type]) -> list[str]:
             errors.append(f"node {n['id']}: unknown type {n['type']!r}")
             continue
         declared = _inputs(cls)
-        widgets = widget_names(cls)
-        values = n.get("widgets_values", [])
-        if len(values) != len(widgets):
-            errors.append(f"node {n['id']} {n['type']}: {len(values)} widget values for {len(widgets)} widgets {widgets}")
-        for name, value in zip(widgets, values):
+        named, problems = widget_values(cls, n.get("widgets_values", []))
+        errors += [f"node {n['id']} {n['type']}: widget values: {p}" for p in problems]
+        for name, value in named.items():
             problem = _check_value(name, declared[name], value)
             if problem:
                 errors.append(f"node {n['id']} {n['type']}: {problem}")
@@ -181,7 +207,7 @@ def ui_to_api(workflow: dict, classes: Mapping[str, type]) -> dict:
     links = {l[0]: l for l in workflow["links"]}
     prompt = {}
     for n in workflow["nodes"]:
-        inputs = dict(zip(widget_names(classes[n["type"]]), n.get("widgets_values", [])))
+        inputs, _ = widget_values(classes[n["type"]], n.get("widgets_values", []))
         for slot in n.get("inputs", []):
             if slot.get("link") is not None:
                 _, src, src_slot, *_ = links[slot["link"]]
