@@ -84,6 +84,9 @@ class AnimeInterpolate:
                 return f"unknown {name} {value!r}; choose one of {allowed}"
         if multiplier is not None and not 2 <= int(multiplier) <= MAX_NODE_MULTIPLIER:
             return f"multiplier must be in [2, {MAX_NODE_MULTIPLIER}], got {multiplier}"
+        for name, value in (("source_fps", source_fps), ("target_fps", target_fps)):
+            if value is not None and not 0 < float(value) <= 480:
+                return f"{name} must be in (0, 480], got {value}"
         try:
             if schedule and schedule.strip():
                 per_pair(schedule)

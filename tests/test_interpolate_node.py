@@ -102,7 +102,7 @@ def test_single_frame_and_bad_inputs(twos_with_cut):
     assert v(mode=None, multiplier=None) is True
     assert v(mode="speed") is not True and v(multiplier=1) is not True and v(matching="sift") is not True
     assert v(mode="target fps", source_fps=24.0, target_fps=0.0) is not True
-    assert v(schedule="1, two") is not True
+    assert v(schedule="1, two") is not True and v(source_fps=0.0) is not True
     from comfyui_animeinterp.core.errors import InputError
 
     with pytest.raises(InputError):
