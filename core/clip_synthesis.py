@@ -41,10 +41,12 @@ def check_clip(frames: Sequence[np.ndarray], flows: ClipFlows) -> list[np.ndarra
         raise InputError(f"need at least two frames (one pair); got {len(rgb)}")
     size = check_same_size(rgb)
     if len(flows.pairs) != len(rgb) - 1:
-        raise InputError(f"{len(rgb)} frames need {len(rgb) - 1} flow pairs, the FLOW has {len(flows.pairs)}: "
+        raise InputError(f"{len(rgb)} frames need {len(rgb) - 1} flow pairs, the FLOW has "
+                         f"{len(flows.pairs)}: "
                          "compute the flow from the same images")
     if flows.size != size:
-        raise InputError(f"the FLOW is {flows.size[1]}x{flows.size[0]} but the frames are {size[1]}x{size[0]}")
+        raise InputError(f"the FLOW is {flows.size[1]}x{flows.size[0]} but the frames are "
+                         f"{size[1]}x{size[0]}")
     return rgb
 
 
@@ -75,8 +77,8 @@ def refine_clip(frames: Sequence[np.ndarray], coarse: ClipFlows, model: LearnedI
         else:
             state = model.estimate(to_tensor(a, device), to_tensor(b, device),
                                    _flow_tensor(seed.flow_13, device), _flow_tensor(seed.flow_31, device))
-            pairs.append(PairFlows(state.flow12[0].float().cpu().numpy(), state.flow21[0].float().cpu().numpy(),
-                                   getattr(model, "variant", "model")))
+            flow_13, flow_31 = (f[0].float().cpu().numpy() for f in (state.flow12, state.flow21))
+            pairs.append(PairFlows(flow_13, flow_31, getattr(model, "variant", "model")))
             del state
         step(k + 1, len(coarse.pairs))
     return ClipFlows(pairs, [None] * len(pairs), "refined")

@@ -60,7 +60,8 @@ def add_interpolate_parser(subparsers: argparse._SubParsersAction) -> argparse.A
     p.add_argument("--no-cuts", action="store_true", help="do not detect scene cuts")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1 ...")
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="autocast dtype on CUDA")
-    p.add_argument("--ext", choices=["png", "jpg", "webp"], default="png", help="image format of a folder OUT")
+    p.add_argument("--ext", choices=["png", "jpg", "webp"], default="png",
+                   help="image format of a folder OUT")
     p.add_argument("--codec", default="mp4v", help="FourCC of a video OUT (mp4v; FFV1 in .mkv is lossless)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT (video, or our frames)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -85,7 +86,8 @@ def open_source(paths: list[str]) -> Source:
     if len(paths) == 2:
         a, b = read_image(paths[0]), read_image(paths[1])
         if a.shape != b.shape:
-            raise InputError(f"the two images differ in size: {a.shape[1]}x{a.shape[0]} and {b.shape[1]}x{b.shape[0]}")
+            raise InputError(f"the two images differ in size: {a.shape[1]}x{a.shape[0]} and "
+                             f"{b.shape[1]}x{b.shape[0]}")
         return Source(iter([(0, a), (1, b)]), 2, None, "2 images")
     reader = FrameReader(paths[0])
     return Source(iter(reader), len(reader), reader.fps, f"{len(reader)} frames ({reader.kind})")
@@ -108,7 +110,8 @@ def build_interpolator(args: argparse.Namespace):
     from .pipeline import Interpolator
     from .sgm import SGMOptions
 
-    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
+    auto = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(auto if args.device == "auto" else args.device)
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[args.dtype]
     if dtype != torch.float32 and device.type != "cuda":
         raise InputError(f"--dtype {args.dtype} needs a CUDA device (autocast); use fp32 on {device}")
@@ -248,4 +251,5 @@ def _video_suffixes() -> frozenset[str]:
 def _progress(total: int, quiet: bool, describe: str):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="frame", disable=quiet, desc=f"interpolating {describe}", dynamic_ncols=True)
+    return tqdm(total=total, unit="frame", disable=quiet, desc=f"interpolating {describe}",
+                dynamic_ncols=True)

@@ -81,7 +81,8 @@ class PerPair(Timing):
             raise InputError("the per-pair schedule is empty; give at least one in-between count")
         for c in self.counts:
             if int(c) != c or not 0 <= c <= MAX_INBETWEENS_PER_PAIR:
-                raise InputError(f"in-between counts must be integers in [0, {MAX_INBETWEENS_PER_PAIR}]; got {c}")
+                raise InputError(
+                    f"in-between counts must be integers in [0, {MAX_INBETWEENS_PER_PAIR}]; got {c}")
 
     def count_for(self, pair: int) -> int:
         return int(self.counts[pair % len(self.counts)])
@@ -250,7 +251,8 @@ def plan_span(drawing: int, start: int, stop: int, interpolate: bool, timing: Ti
     return out
 
 
-def plan_clip(starts: Sequence[int], cut_before: Sequence[bool], n_frames: int, timing: Timing) -> list[PlannedFrame]:
+def plan_clip(starts: Sequence[int], cut_before: Sequence[bool], n_frames: int,
+              timing: Timing) -> list[PlannedFrame]:
     """Every output frame of a clip, from its drawings.
 
     Args:

@@ -18,6 +18,7 @@ from .sgm_nodes import DEFAULT_VGG, WORKING_SIZES, parse_working_size
 MODES = ["multiplier", "target fps"]
 MATCHING = ["vgg", "colour"]
 MAX_NODE_MULTIPLIER = 16
+FPS_RANGE = {"min": 1.0, "max": 480.0, "step": 0.001}
 
 
 def clip_timing(mode: str, multiplier_value: int, source_fps: float, target_fps: float,
@@ -44,10 +45,11 @@ class AnimeInterpolate:
                     "'multiplier': N x the frame rate; 'target fps': resample source fps -> target fps.")}),
                 "multiplier": ("INT", {"default": 2, "min": 2, "max": MAX_NODE_MULTIPLIER, "tooltip": (
                     "Output = (frames - 1) x multiplier + 1 frames.")}),
-                "source_fps": ("FLOAT", {"default": 24.0, "min": 1.0, "max": 480.0, "step": 0.001, "tooltip": (
+                "source_fps": ("FLOAT", {**FPS_RANGE, "default": 24.0, "tooltip": (
                     "Frame rate of the input clip (for 'target fps', and for the fps output).")}),
-                "target_fps": ("FLOAT", {"default": 60.0, "min": 1.0, "max": 480.0, "step": 0.001, "tooltip": (
-                    "Output frame rate in 'target fps' mode: floor((frames - 1) x target / source) + 1 frames.")}),
+                "target_fps": ("FLOAT", {**FPS_RANGE, "default": 60.0, "tooltip": (
+                    "Output frame rate in 'target fps' mode: floor((frames - 1) x target / source) + 1 "
+                    "frames.")}),
                 "held_drawings": ("BOOLEAN", {"default": True, "tooltip": (
                     "Anime drawn on twos/threes: group identical frames and time the in-betweens between the "
                     "distinct drawings (smooth motion, same duration).")}),
@@ -56,15 +58,17 @@ class AnimeInterpolate:
                 "matching": (MATCHING, {"default": "vgg", "tooltip": (
                     "Segment matching: 'vgg' = VGG-19 features (published method, needs weights); "
                     "'colour' = weight-free colour + shape.")}),
-                "preset": (sorted(PRESETS), {"default": "japan", "tooltip": "Line extraction: 'japan' or 'disney'."}),
+                "preset": (sorted(PRESETS), {"default": "japan",
+                                             "tooltip": "Line extraction: 'japan' or 'disney'."}),
                 "working_size": (WORKING_SIZES, {"default": "auto", "tooltip": "Size SGM runs at."}),
             },
             "optional": {
                 "model": (MODEL_TYPE, {"tooltip": MODEL_TOOLTIP}),
                 "schedule": ("STRING", {"default": "", "tooltip": (
-                    "Optional in-betweens per source pair, e.g. '1, 3' (repeats over the clip); replaces the mode. "
-                    "Output = frames + sum of the counts.")}),
-                "vgg_weights": ("STRING", {"default": DEFAULT_VGG, "tooltip": "For 'vgg' matching: name or path."}),
+                    "Optional in-betweens per source pair, e.g. '1, 3' (repeats over the clip); replaces "
+                    "the mode. Output = frames + sum of the counts.")}),
+                "vgg_weights": ("STRING", {"default": DEFAULT_VGG,
+                                           "tooltip": "For 'vgg' matching: name or path."}),
             },
         }
 
@@ -78,8 +82,9 @@ class AnimeInterpolate:
     @classmethod
     def VALIDATE_INPUTS(cls, mode=None, multiplier=None, source_fps=None, target_fps=None, schedule=None,
                         matching=None, preset=None, working_size=None):
-        for name, value, allowed in (("mode", mode, MODES), ("matching", matching, MATCHING),
-                                     ("preset", preset, sorted(PRESETS)), ("working_size", working_size, WORKING_SIZES)):
+        choices = (("mode", mode, MODES), ("matching", matching, MATCHING),
+                   ("preset", preset, sorted(PRESETS)), ("working_size", working_size, WORKING_SIZES))
+        for name, value, allowed in choices:
             if value is not None and value not in allowed:
                 return f"unknown {name} {value!r}; choose one of {allowed}"
         if multiplier is not None and not 2 <= int(multiplier) <= MAX_NODE_MULTIPLIER:
@@ -96,9 +101,9 @@ class AnimeInterpolate:
             return str(e)
         return True
 
-    def run(self, images, mode="multiplier", multiplier=2, source_fps=24.0, target_fps=60.0, held_drawings=True,
-            scene_cuts=True, matching="vgg", preset="japan", working_size="auto", model=None, schedule="",
-            vgg_weights=DEFAULT_VGG):
+    def run(self, images, mode="multiplier", multiplier=2, source_fps=24.0, target_fps=60.0,
+            held_drawings=True, scene_cuts=True, matching="vgg", preset="japan", working_size="auto",
+            model=None, schedule="", vgg_weights=DEFAULT_VGG):
         model = check_model(model)
         timing = clip_timing(mode, multiplier, source_fps, target_fps, schedule)
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[0] == 0:

@@ -43,11 +43,14 @@ class AnimeInterpLoadFrames:
         return {
             "required": {
                 "path": ("STRING", {"default": "frames", "tooltip": (
-                    "A folder of images (natural order) or a video file; relative to ComfyUI's input folder.")}),
-                "start": ("INT", {"default": 0, "min": 0, "max": 10_000_000, "tooltip": "First frame to load."}),
+                    "A folder of images (natural order) or a video file; relative to ComfyUI's input "
+                    "folder.")}),
+                "start": ("INT", {"default": 0, "min": 0, "max": 10_000_000,
+                                  "tooltip": "First frame to load."}),
                 "max_frames": ("INT", {"default": 0, "min": 0, "max": 100_000, "tooltip": (
                     "At most this many frames (0 = all). Long clips: use the CLI, which streams.")}),
-                "fps": ("FLOAT", {"default": DEFAULT_FPS, "min": 1.0, "max": 480.0, "step": 0.001, "tooltip": (
+                "fps": ("FLOAT", {"default": DEFAULT_FPS, "min": 1.0, "max": 480.0, "step": 0.001,
+                                  "tooltip": (
                     "Frame rate of a folder of frames (a video's own rate is used instead).")}),
             }
         }

@@ -72,7 +72,8 @@ class LoadAnimeInterpModel:
             "required": {
                 "weights": (weight_choices(), {"default": DEFAULT_WEIGHTS, "tooltip": (
                     "A named model (downloaded and verified on first use) or a weight file in "
-                    "models/animeinterp (our safetensors; originals are converted by 'animeinterp convert').")}),
+                    "models/animeinterp (our safetensors; originals are converted by "
+                    "'animeinterp convert').")}),
                 "variant": (VARIANT_CHOICES, {"default": "auto", "tooltip": (
                     "'auto' reads it from the file; 'afi' (RFR+GMA) or 'animeinterp' (RFR) checks it.")}),
                 "device": (DEVICE_CHOICES, {"default": "auto", "tooltip": "'auto' = ComfyUI's device."}),
@@ -179,8 +180,9 @@ class AnimeInterpSplatSynthesize:
     RETURN_NAMES = ("images",)
     FUNCTION = "run"
     CATEGORY = f"{CATEGORY}/stages"
-    DESCRIPTION = ("Warp both frames of every pair to each time t along the flow and merge them (GridNet with "
-                   "a model, occlusion-aware blend without). Output: N + (N - 1) x in-betweens per pair.")
+    DESCRIPTION = ("Warp both frames of every pair to each time t along the flow and merge them (GridNet "
+                   "with a model, occlusion-aware blend without). Output: N + (N - 1) x in-betweens per "
+                   "pair.")
 
     @classmethod
     def VALIDATE_INPUTS(cls, multiplier=None, times=None):
@@ -223,7 +225,8 @@ class AnimeInterpReleaseModels:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"optional": {"images": ("IMAGE", {"tooltip": "Connect to run this after those images are made."})}}
+        tip = "Connect to run this after those images are made."
+        return {"optional": {"images": ("IMAGE", {"tooltip": tip})}}
 
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("images",)

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 MODEL_TYPE = "ANIMEINTERP_MODEL"
 """ComfyUI type name of a loaded ``core.model.LearnedInterpolator`` (see ``model_nodes``)."""
 
-OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch < 2.5 has only the latter
+# torch < 2.5 has only torch.cuda.OutOfMemoryError
+OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
 MODEL_TOOLTIP = "Learned model from Load AnimeInterp Model; leave unconnected for the weight-free path."
 
@@ -26,7 +27,8 @@ def check_model(model):
     if model is None:
         return None
     if not (callable(getattr(model, "estimate", None)) and callable(getattr(model, "synthesize", None))):
-        raise InputError(f"model: expected an {MODEL_TYPE} from Load AnimeInterp Model, got {type(model).__name__}")
+        raise InputError(f"model: expected an {MODEL_TYPE} from Load AnimeInterp Model, "
+                         f"got {type(model).__name__}")
     return model
 
 

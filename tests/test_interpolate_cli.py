@@ -127,8 +127,8 @@ def test_learned_model_and_vgg_are_loaded(tmp_path):
 
     model = write_model_file(tmp_path / "m.safetensors")
     vgg = write_vgg_file(tmp_path / "v.safetensors")
-    args = build_parser().parse_args(["interpolate", "a", "b", "--weights", str(model), "--vgg-weights", str(vgg),
-                                      "--device", "cpu", "--working-size", "original"])
+    args = build_parser().parse_args(["interpolate", "a", "b", "--weights", str(model), "--vgg-weights",
+                                      str(vgg), "--device", "cpu", "--working-size", "original"])
     interp = build_interpolator(args)
     assert interp.model is not None and interp.vgg is not None and interp.sgm_options.features == "vgg"
     assert interp.sgm_options.working_size == (960, 540)

@@ -104,8 +104,8 @@ def test_no_inbetweens_across_a_scene_cut():
 def test_count_does_not_depend_on_content():
     timing = frame_rate(24, 60)
     counts = {len(plan_clip(starts, cuts, 12, timing))
-              for starts, cuts in [(list(range(12)), [False] * 12), ([0, 3, 5, 9], [False, True, False, False]),
-                                   ([0], [False])]}
+              for starts, cuts in [(list(range(12)), [False] * 12),
+                                   ([0, 3, 5, 9], [False, True, False, False]), ([0], [False])]}
     assert counts == {timing.output_count(12)}
 
 

@@ -56,9 +56,10 @@ def test_workflow_is_valid_and_both_formats_agree(name, input_folder):
 def test_checks_catch_broken_workflows(input_folder):
     classes = wf.node_classes()
     ui, api = _load("one_click_x2")
-    for node, name, value, expected in (("3", "multiplier", 1, "multiplier"), ("3", "matching", "sift", "sift"),
-                                        ("4", "images", ["2", 0], "ANIMEINTERP_MODEL linked into IMAGE"),
-                                        ("2", "dtype", "fp64", "fp64"), ("1", "path", "nowhere", "does not exist")):
+    cases = (("3", "multiplier", 1, "multiplier"), ("3", "matching", "sift", "sift"),
+             ("4", "images", ["2", 0], "ANIMEINTERP_MODEL linked into IMAGE"),
+             ("2", "dtype", "fp64", "fp64"), ("1", "path", "nowhere", "does not exist"))
+    for node, name, value, expected in cases:
         bad = copy.deepcopy(api)
         bad[node]["inputs"][name] = value
         assert expected in "\n".join(wf.check_api(bad, classes))
@@ -143,6 +144,7 @@ def test_style_finetune_runs(comfy_with_weights):
     outputs = wf.execute(api, classes)
     tuned, weights_path = outputs["2"]
     assert Path(weights_path).is_file() and weights_path.endswith("my_style.safetensors")
-    assert "finetuned/my_style.safetensors" in classes["LoadAnimeInterpModel"].INPUT_TYPES()["required"]["weights"][0]
+    listed = classes["LoadAnimeInterpModel"].INPUT_TYPES()["required"]["weights"][0]
+    assert "finetuned/my_style.safetensors" in listed
     (prefix, images), = wf.SaveImage.saved
     assert prefix == "AnimeInterp/style" and images.shape == (3, SIZE, SIZE, 3)

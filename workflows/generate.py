@@ -19,7 +19,8 @@ HERE = Path(__file__).resolve().parent
 
 # ComfyUI's own nodes used by the workflows: their inputs and outputs as ComfyUI declares them.
 CORE_NODES = {
-    "SaveImage": {"input": {"required": {"images": ("IMAGE",), "filename_prefix": ("STRING", {"default": "ComfyUI"})}},
+    "SaveImage": {"input": {"required": {"images": ("IMAGE",),
+                                         "filename_prefix": ("STRING", {"default": "ComfyUI"})}},
                   "output": (), "display": "Save Image"},
     "PreviewImage": {"input": {"required": {"images": ("IMAGE",)}}, "output": (), "display": "Preview Image"},
 }
@@ -29,7 +30,7 @@ SEED_NAMES = {"seed", "noise_seed"}
 
 
 def node_definitions() -> dict[str, dict]:
-    """``{type: {"input": INPUT_TYPES(), "output": RETURN_TYPES, "output_name": ...}}`` for our and core nodes."""
+    """``{type: {"input", "output", "output_name", "display"}}`` of our nodes and the core ones used."""
     from comfyui_animeinterp import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
 
     defs = {name: {"input": cls.INPUT_TYPES(), "output": tuple(cls.RETURN_TYPES),
@@ -118,7 +119,8 @@ def to_api(graph: Graph, defs: dict) -> dict:
         unknown = set(n.widgets) - set(inputs)
         if unknown:
             raise KeyError(f"{n.type}: unknown widgets {sorted(unknown)}")
-        prompt[str(n.id)] = {"class_type": n.type, "inputs": inputs, "_meta": {"title": n.title or d["display"]}}
+        prompt[str(n.id)] = {"class_type": n.type, "inputs": inputs,
+                             "_meta": {"title": n.title or d["display"]}}
     for src, output, dst, name in graph.links:
         prompt[str(dst)]["inputs"][name] = [str(src), _output_index(defs, by_id[src], output)]
     return prompt
@@ -135,10 +137,11 @@ def to_ui(graph: Graph, defs: dict) -> dict:
         links.append([link_id, src, slot, dst, None, in_type, name])
     for n in graph.nodes:
         d = defs[n.type]
-        linked = {l[6]: l for l in links if l[3] == n.id}
+        linked = {link[6]: link for link in links if link[3] == n.id}
         inputs = []
         for name, spec in socket_inputs(d):
-            inputs.append({"name": name, "type": spec[0], "link": linked[name][0] if name in linked else None})
+            link = linked[name][0] if name in linked else None
+            inputs.append({"name": name, "type": spec[0], "link": link})
         for name, spec in widget_inputs(d):  # widgets fed by a link become sockets too
             if name in linked:
                 inputs.append({"name": name, "type": spec[0] if not isinstance(spec[0], list) else "COMBO",
@@ -148,7 +151,7 @@ def to_ui(graph: Graph, defs: dict) -> dict:
                 links[entry["link"] - 1][4] = slot
         outputs = []
         for slot, (kind, label) in enumerate(zip(d["output"], d["output_name"])):
-            out_links = [l[0] for l in links if l[1] == n.id and l[2] == slot]
+            out_links = [link[0] for link in links if link[1] == n.id and link[2] == slot]
             outputs.append({"name": label, "type": kind, "links": out_links or None, "slot_index": slot})
         widgets_values = []
         for name, spec in widget_inputs(d):
@@ -156,14 +159,15 @@ def to_ui(graph: Graph, defs: dict) -> dict:
             if has_control_value(name, spec):
                 widgets_values.append("fixed")
         ui_nodes.append({
-            "id": n.id, "type": n.type, "pos": list(n.pos), "size": [320, 60 + 26 * (len(inputs) + len(widgets_values))],
+            "id": n.id, "type": n.type, "pos": list(n.pos),
+            "size": [320, 60 + 26 * (len(inputs) + len(widgets_values))],
             "flags": {}, "order": order[n.id], "mode": 0, "inputs": inputs, "outputs": outputs,
             "title": n.title or d["display"], "properties": {"Node name for S&R": n.type},
             "widgets_values": widgets_values,
         })
     return {
         "last_node_id": max(n.id for n in graph.nodes), "last_link_id": len(links),
-        "nodes": ui_nodes, "links": [l[:6] for l in links], "groups": [], "config": {},
+        "nodes": ui_nodes, "links": [link[:6] for link in links], "groups": [], "config": {},
         "extra": {"info": {"name": graph.title, "description": graph.description}}, "version": 0.4,
     }
 
@@ -197,8 +201,9 @@ def one_click() -> Graph:
 def step_by_step() -> Graph:
     return Graph(
         "step_by_step", "AnimeInterp: step by step",
-        "The method stage by stage, each with a preview: Segment -> Match -> Coarse Flow (SGM) -> Refine Flow "
-        "(learned RFR+GMA) -> Splat Synthesize (GridNet), saving the clip with one in-between per pair.",
+        "The method stage by stage, each with a preview: Segment -> Match -> Coarse Flow (SGM) -> "
+        "Refine Flow (learned RFR+GMA) -> Splat Synthesize (GridNet), saving the clip with one in-between "
+        "per pair.",
         [Node(1, "AnimeInterpLoadFrames", (40, 120), {"path": "frames", "max_frames": 8}),
          Node(2, "AnimeInterpSegment", (420, 40)),
          Node(3, "PreviewImage", (420, 330), title="Segments"),

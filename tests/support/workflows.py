@@ -100,7 +100,8 @@ def _is_widget(spec: tuple) -> bool:
 
 
 def _is_link(value) -> bool:
-    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
+    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
+            and isinstance(value[1], int))
 
 
 def _check_value(name: str, spec: tuple, value) -> str | None:
@@ -112,7 +113,8 @@ def _check_value(name: str, spec: tuple, value) -> str | None:
     if kind == "STRING":
         return None if isinstance(value, str) else f"{name}: {value!r} is not a string"
     if kind in ("INT", "FLOAT"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind == "INT" and int(value) != value):
+        not_number = isinstance(value, bool) or not isinstance(value, (int, float))
+        if not_number or (kind == "INT" and int(value) != value):
             return f"{name}: {value!r} is not {kind}"
         if "min" in options and value < options["min"]:
             return f"{name}: {value} < min {options['min']}"
@@ -149,7 +151,8 @@ def check_api(prompt: Mapping[str, dict], classes: Mapping[str, type]) -> list[s
                 outputs = classes[src["class_type"]].RETURN_TYPES
                 if not 0 <= value[1] < len(outputs):
                     errors.append(f"{nid}.{name}: output {value[1]} of {src['class_type']} does not exist")
-                elif outputs[value[1]] != declared[name][0] and "*" not in (outputs[value[1]], declared[name][0]):
+                elif outputs[value[1]] != declared[name][0] and "*" not in (outputs[value[1]],
+                                                                             declared[name][0]):
                     kind = "COMBO" if isinstance(declared[name][0], list) else declared[name][0]
                     errors.append(f"{nid}.{name}: {outputs[value[1]]} linked into {kind}")
             elif not _is_widget(declared[name]):
@@ -159,7 +162,7 @@ def check_api(prompt: Mapping[str, dict], classes: Mapping[str, type]) -> list[s
                 if problem:
                     errors.append(f"{nid} {node['class_type']}: {problem}")
         if validate:
-            args = {a: (None if _is_link(given.get(a)) else given.get(a)) for a in own if a != "cls" and a in given}
+            args = {a: (None if _is_link(given[a]) else given[a]) for a in own if a != "cls" and a in given}
             result = validate(**args)
             if result is not True:
                 errors.append(f"{nid} {node['class_type']}: VALIDATE_INPUTS: {result}")
@@ -186,7 +189,8 @@ def check_ui(workflow: dict, classes: Mapping[str, type]) -> list[str]:
             if slot["name"] not in declared:
                 errors.append(f"node {n['id']}: unknown input socket {slot['name']!r}")
         if [o["type"] for o in n.get("outputs", [])] != list(cls.RETURN_TYPES):
-            errors.append(f"node {n['id']} {n['type']}: outputs {[o['type'] for o in n['outputs']]} != {cls.RETURN_TYPES}")
+            got = [o["type"] for o in n.get("outputs", [])]
+            errors.append(f"node {n['id']} {n['type']}: outputs {got} != {cls.RETURN_TYPES}")
     for link_id, src, src_slot, dst, dst_slot, kind in workflow["links"]:
         if src not in nodes or dst not in nodes:
             errors.append(f"link {link_id}: missing node")
@@ -204,7 +208,7 @@ def check_ui(workflow: dict, classes: Mapping[str, type]) -> list[str]:
 
 def ui_to_api(workflow: dict, classes: Mapping[str, type]) -> dict:
     """The API prompt an editor workflow stands for (what the editor queues)."""
-    links = {l[0]: l for l in workflow["links"]}
+    links = {link[0]: link for link in workflow["links"]}
     prompt = {}
     for n in workflow["nodes"]:
         inputs, _ = widget_values(classes[n["type"]], n.get("widgets_values", []))
