@@ -53,7 +53,32 @@ def _model(variant: str):
     return model
 
 
+def cpu_pressure() -> float | None:
+    """Share of the last 10 s some task waited for a CPU (Linux PSI), in %; None if unavailable."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return float(f.readline().split()[1].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+_QUIET = {"threshold": None, "max_wait_s": 0.0}
+
+
+def _wait_until_quiet() -> None:
+    """With ``--quiet-below P``: wait (up to ``--max-wait`` s) until CPU pressure is below P %."""
+    if _QUIET["threshold"] is None:
+        return
+    deadline = time.monotonic() + _QUIET["max_wait_s"]
+    while time.monotonic() < deadline:
+        pressure = cpu_pressure()
+        if pressure is None or pressure < _QUIET["threshold"]:
+            return
+        time.sleep(2.0)
+
+
 def _run(model, inputs, times) -> float:
+    _wait_until_quiet()
     start = time.perf_counter()
     state = model.estimate(*inputs)
     for t in times:
@@ -160,8 +185,10 @@ def bench_variant(variant: str, height: int, width: int, repeats: int, threads: 
 
     result = {
         "single_s": round(statistics.median(single), 3),
+        "single_min_s": round(min(single), 3),
         "single_runs_s": [round(s, 3) for s in single],
         "x4_s": round(statistics.median(x4), 3),
+        "x4_min_s": round(min(x4), 3),
         "x4_runs_s": [round(s, 3) for s in x4],
         "stages_s": stages,
         "original_single_s": ORIGINAL_SECONDS[variant],
@@ -183,6 +210,7 @@ def _load() -> list[float] | None:
 
 def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
+    _QUIET.update(threshold=args.quiet_below, max_wait_s=args.max_wait)
     import cv2
 
     variants = ["afi", "animeinterp"] if args.variant == "both" else [args.variant]
@@ -196,12 +224,14 @@ def run(args: argparse.Namespace) -> dict:
         "size_hw": [args.height, args.width],
         "repeats": args.repeats,
         "load_average_before": _load(),
+        "cpu_pressure_before_pct": cpu_pressure(),
         "variants": {},
     }
     for variant in variants:
         out["variants"][variant] = bench_variant(variant, args.height, args.width, args.repeats,
                                                  args.threads, not args.no_memory)
     out["load_average_after"] = _load()
+    out["cpu_pressure_after_pct"] = cpu_pressure()
     return out
 
 
@@ -213,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-memory", action="store_true", help="skip the child-process peak-RSS run")
+    p.add_argument("--quiet-below", type=float, default=None, metavar="PCT",
+                   help="on a shared machine: before each timed run wait until CPU pressure (PSI avg10) "
+                        "is below PCT %%")
+    p.add_argument("--max-wait", type=float, default=300.0, help="longest wait for --quiet-below, seconds")
     return p
 
 

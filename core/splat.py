@@ -51,13 +51,18 @@ def forward_splat(values: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tenso
     summed = values.new_zeros(n, c, h * w + 1)  # the last slot collects dropped targets
     weight = values.new_zeros(n, 1, h * w + 1)
     flat_values = values.reshape(n, c, h * w)
+    weighted = torch.empty_like(flat_values)  # reused by the 4 corners (fresh large buffers page-fault)
     for dx, dy, wgt in ((0, 0, bx * by), (0, 1, bx * ay), (1, 0, ax * by), (1, 1, ax * ay)):
         tx, ty = tx0 + dx, ty0 + dy
         inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
         index = torch.where(inside, ty * w + tx, torch.full_like(tx, h * w)).reshape(n, 1, h * w)
         wflat = wgt.reshape(n, 1, h * w)
         weight.scatter_add_(2, index, wflat)
-        summed.scatter_add_(2, index.expand(n, c, h * w), flat_values * wflat)
+        if values.requires_grad or flow.requires_grad:
+            weighted = flat_values * wflat  # autograd needs each product
+        else:
+            torch.mul(flat_values, wflat, out=weighted)
+        summed.scatter_add_(2, index.expand(n, c, h * w), weighted)
     return summed[:, :, : h * w].reshape(n, c, h, w), weight[:, :, : h * w].reshape(n, 1, h, w)
 
 

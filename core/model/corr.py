@@ -21,11 +21,15 @@ import torch.nn.functional as F
 
 
 def all_pairs_correlation(fmap1: torch.Tensor, fmap2: torch.Tensor) -> torch.Tensor:
-    """``(N, C, h, w)`` x2 -> ``(N * h * w, 1, h, w)`` correlation volume, scaled by ``1/sqrt(C)``."""
+    """``(N, C, h, w)`` x2 -> ``(N * h * w, 1, h, w)`` correlation volume, scaled by ``1/sqrt(C)``.
+
+    The scale is applied to ``fmap1`` before the product: for C = 256 it is 1/16, a power of two,
+    so the result is bit-identical to dividing the (much larger) volume afterwards.
+    """
     n, c, h, w = fmap1.shape
-    a = fmap1.reshape(n, c, h * w)
+    a = fmap1.reshape(n, c, h * w) * (1.0 / math.sqrt(c))
     b = fmap2.reshape(n, c, h * w)
-    volume = torch.matmul(a.transpose(1, 2), b) / math.sqrt(c)
+    volume = torch.matmul(a.transpose(1, 2), b)
     return volume.reshape(n * h * w, 1, h, w)
 
 
@@ -66,7 +70,8 @@ class CorrelationPyramid:
             coords: ``(N, 2, h, w)`` target coordinates (x, y) in 1/8-grid pixels.
 
         Returns:
-            ``(N, levels * (2r+1)^2, h, w)`` float32 correlation features.
+            ``(N, levels * (2r+1)^2, h, w)`` float32 correlation features, in channels_last
+            memory format (the layout the samples come out in).
         """
         n, _, h, w = coords.shape
         centres = coords.permute(0, 2, 3, 1).reshape(n * h * w, 1, 1, 2)
@@ -74,7 +79,7 @@ class CorrelationPyramid:
         for i, volume in enumerate(self.levels):
             points = centres / 2**i + self.window
             samples.append(self._sample(volume, points).view(n, h, w, -1))
-        return torch.cat(samples, dim=-1).permute(0, 3, 1, 2).contiguous().float()
+        return torch.cat(samples, dim=-1).permute(0, 3, 1, 2).float()
 
     def _sample(self, volume: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """Bilinear sampling at pixel coordinates (normalised by size - 1, zero padding)."""

@@ -36,6 +36,10 @@ MIN_FLOW_SIDE = 128
 HIDDEN = 128
 CONTEXT = 128
 
+ITERATION_LAYOUT = torch.channels_last
+"""Memory format of the refinement loop: oneDNN's convolutions are ~10% faster in NHWC on CPU,
+and the correlation samples come out in that layout anyway."""
+
 
 @dataclass
 class FlowPair:
@@ -100,33 +104,37 @@ class FlowNet(nn.Module):
         Returns:
             ``(flow (N, 2, H, W), init_low (N, 2, H8/8, W8/8) or None)``.
         """
-        pair = self.bidirectional(image1, image2, flow_init, None, backward=False)
-        return pair.flow12, pair.init12_low
+        _check_inputs(image1, image2, flow_init, None)
+        return self._flows(image1, image2, [flow_init])[0]
 
     def bidirectional(self, image1: torch.Tensor, image2: torch.Tensor,
-                      init12: torch.Tensor | None = None, init21: torch.Tensor | None = None,
-                      backward: bool = True) -> FlowPair:
-        """Flows 1 -> 2 and (if ``backward``) 2 -> 1; each frame is encoded only once.
+                      init12: torch.Tensor | None = None, init21: torch.Tensor | None = None) -> FlowPair:
+        """Flows 1 -> 2 and 2 -> 1; each frame is encoded only once.
 
         Args:
-            image1, image2: ``(N, 3, H, W)`` frames in [-1, 1].
+            image1, image2: ``(N, 3, H, W)`` frames in [-1, 1], any H, W >= 1.
             init12, init21: optional ``(N, 2, H, W)`` init flows in pixels.
-            backward: also compute 2 -> 1 (otherwise ``flow21`` is an empty tensor).
         """
         _check_inputs(image1, image2, init12, init21)
+        (flow12, low12), (flow21, low21) = self._flows(image1, image2, [init12, init21])
+        return FlowPair(flow12, flow21, low12, low21)
+
+    def _flows(self, image1: torch.Tensor, image2: torch.Tensor, inits: list[torch.Tensor | None]
+               ) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """``(flow, init_low)`` for 1 -> 2 (``inits[0]``) and, with a second entry, 2 -> 1.
+
+        Frames below :data:`MIN_FLOW_SIDE` are replicate-padded (centred) and flows cropped back.
+        """
         h, w = image1.shape[-2:]
         padding = CentredPadding.to_valid_size(h, w, min_side=MIN_FLOW_SIDE)
         image1, image2 = padding.pad(image1), padding.pad(image2)
-        init12, init21 = padding.pad(init12), padding.pad(init21)
-
-        fmap1, fmap2 = self.encode_pair(image1, image2)
+        fmaps = self.encode_pair(image1, image2)
         size = tuple(image1.shape[-2:])
-        flow12, low12 = self.refine(fmap1, fmap2, init12, size)
-        if backward:
-            flow21, low21 = self.refine(fmap2, fmap1, init21, size)
-        else:
-            flow21, low21 = flow12.new_empty(0), None
-        return FlowPair(padding.crop(flow12), padding.crop(flow21) if backward else flow21, low12, low21)
+        results = []
+        for source, init in enumerate(inits):
+            flow, init_low = self.refine(fmaps[source], fmaps[1 - source], padding.pad(init), size)
+            results.append((padding.crop(flow), init_low))
+        return results
 
     def encode_pair(self, image1: torch.Tensor, image2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Both frames -> ``(N, 256, H8/8, W8/8)`` features, as one batch (like the original).
@@ -161,13 +169,15 @@ class FlowNet(nn.Module):
 
         corr = CorrelationPyramid(fmap1, fmap2, align_corners=self.compat.lookup_align_corners)
         hidden, context = torch.split(fmap1, [HIDDEN, CONTEXT], dim=1)  # quirk 8: context = fnet
-        hidden, context = torch.tanh(hidden), torch.relu(context)
+        hidden = torch.tanh(hidden).contiguous(memory_format=ITERATION_LAYOUT)
+        context = torch.relu(context).contiguous(memory_format=ITERATION_LAYOUT)
         attention = self.attention(context) if self.attention is not None else None
 
-        coords0 = coords_grid(n, gh, gw, fmap1.device)
+        coords0 = coords_grid(n, gh, gw, fmap1.device).contiguous(memory_format=ITERATION_LAYOUT)
         coords1, hidden = self._iterate(coords0, init_low, corr, hidden, context, attention)
         # Only the last iteration's upsampled flow is used, so the mask is computed once here.
-        flow = convex_upsample(coords1 - coords0, self.update.upsampling_mask(hidden))
+        mask = self.update.upsampling_mask(hidden).contiguous()
+        flow = convex_upsample((coords1 - coords0).contiguous(), mask)
         return self._to_full_size(flow, height, width), init_low
 
     def _iterate(self, coords0: torch.Tensor, init_low: torch.Tensor | None, corr: CorrelationPyramid,
