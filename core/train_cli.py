@@ -244,17 +244,15 @@ class _Bars:
             unit = "step" if event.phase == "train" else "triplet"
             self.bar = tqdm(
                 total=event.total,
-                initial=event.done - 1 if event.phase == "train" else 0,
+                initial=event.done,
                 desc=self.LABELS.get(event.phase, event.phase),
                 unit=unit,
                 dynamic_ncols=True,
             )
         self.bar.n = event.done
-        if event.phase == "train":
+        if event.phase == "train" and "loss" in event.metrics:
             m = event.metrics
-            self.bar.set_postfix(
-                stage=m.get("stage"), loss=f"{m.get('loss', float('nan')):.4g}", refresh=False
-            )
+            self.bar.set_postfix(stage=m.get("stage"), loss=f"{m['loss']:.4g}", refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:

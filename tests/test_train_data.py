@@ -212,6 +212,17 @@ def test_flow_cache_computes_once_and_recovers(tmp_path, caplog):
         FlowCache(tmp_path / "cache", SGMOptions(features="vgg"))
 
 
+def test_flow_sources_agree(tmp_path):
+    tri = make_triplet(H, W, seed=7)
+    options = SGMOptions(features="colour")
+    cached = FlowSource("cache", cache=FlowCache(tmp_path / "c", options)).flows(tri.frame1, tri.frame3)
+    live = FlowSource("live", options=options).flows(tri.frame1, tri.frame3)
+    none = FlowSource("none").flows(tri.frame1, tri.frame3)
+    for from_cache, computed, zero in zip(cached, live, none):
+        assert from_cache.shape == computed.shape == zero.shape == (2, H, W) and not zero.any()
+        assert np.abs(from_cache - computed).max() <= FLOW_QUANTUM / 2 + 1e-6 and np.abs(computed).max() > 0
+
+
 # ---------------------------------------------------------------------------------------------- sample order
 def test_sample_stream_covers_epochs_and_resumes_exactly():
     stream = SampleStream(n_items=10, batch_size=4, accumulation=2, seed=1)

@@ -76,6 +76,20 @@ def plot_curves(
         points = [(int(r["step"]), float(r["loss"])) for r in series[split] if _num(r["loss"])]
         if points:
             ax_loss.plot(*zip(*points), style, label=f"{split} loss", markersize=3)
+    previous = None
+    for r in series["train"]:  # stage changes (e.g. L1+VGG -> style): the loss scale changes there
+        if previous is not None and r["stage"] != previous:
+            ax_loss.axvline(int(r["step"]) - 1, color="grey", linestyle=":", linewidth=1)
+            ax_loss.text(
+                int(r["step"]) - 1,
+                1.0,
+                f" {r['stage']}",
+                transform=ax_loss.get_xaxis_transform(),
+                va="top",
+                fontsize=8,
+                color="grey",
+            )
+        previous = r["stage"]
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("loss (stage-weighted)")
     if any(float(r["loss"]) > 0 for r in rows if _num(r["loss"])):

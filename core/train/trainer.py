@@ -201,6 +201,10 @@ class _Run:
         if start == 0 and val_loader is not None and self.ctx.is_main:
             loop.validate(val_loader, step=0)
         loader = self._train_loader(train_data, stream, start)
+        if self.progress is not None:
+            self.progress(
+                ProgressEvent("train", start, cfg.steps, {"stage": stage_at(self.stages, start).name})
+            )
         stop = StopRequest()
         with stop_on_signals(stop):
             steps_done, interrupted = loop.train(iter(loader), start, val_loader, stop)
@@ -230,7 +234,10 @@ class _Run:
         if self.ctx.is_main:
             try:
                 style = open_style_set(cfg.data, self.out, max_timing_skew=cfg.max_timing_skew)
-                style.scan(progress=self._phase("scan"))
+                report = self._phase("scan")
+                if report is not None:
+                    report(0, len(style.triplets))
+                style.scan(progress=report)
                 train, val = style.split(cfg.val_fraction, cfg.val_max)
                 self._check_sizes(style, train)
                 payload = (style, train, val)
@@ -309,6 +316,8 @@ class _Run:
         work = [(it, self.augment) for it in train] + [(it, val_options) for it in val]
         mine = work[self.ctx.rank :: self.ctx.world_size]
         report = self._phase("flows")
+        if report is not None:
+            report(0, len(mine))
         for i, (item, options_) in enumerate(mine):
             frames = load_resized(item, options_)
             cache.get(frames[0], frames[2])
@@ -421,7 +430,8 @@ class _Run:
             plot_path = plot_curves(
                 self.log.rows(),
                 self.out / "curves.png",
-                title=f"fine-tuning: {self.base_info.get('weights', '')}",
+                title=f"fine-tuning {Path(str(self.base_info.get('weights', ''))).name} on "
+                f"{Path(self.config.data).name}",
             )
         dist_utils.barrier(self.ctx)
         model.eval()
