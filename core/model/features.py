@@ -3,8 +3,8 @@
 A small CNN, not a VGG: six 3x3 convolutions, each followed by its own single-slope PReLU; the
 first convolution of levels 2 and 3 has stride 2 (ARCHITECTURE.md §2.1).
 
-It runs in ``channels_last`` memory format (PReLU and oneDNN convolutions are several times
-faster in NHWC on CPU) and returns contiguous NCHW tensors, the layout the splatting wants.
+It runs and returns in ``channels_last`` memory format: PReLU and oneDNN convolutions are
+several times faster in NHWC on CPU, the splatting handles NHWC natively, and GridNet runs in it.
 """
 from __future__ import annotations
 
@@ -43,4 +43,4 @@ class FeaturePyramid(nn.Module):
         f1 = self.level1(frame.contiguous(memory_format=torch.channels_last))
         f2 = self.level2(f1)
         f3 = self.level3(f2)
-        return f1.contiguous(), f2.contiguous(), f3.contiguous()
+        return f1, f2, f3
