@@ -221,7 +221,15 @@ def ui_to_api(workflow: dict, classes: Mapping[str, type]) -> dict:
 
 
 def execute(prompt: Mapping[str, dict], classes: Mapping[str, type]) -> dict[str, tuple]:
-    """Run every node once, dependencies first; return each node's outputs."""
+    """Run every node once, dependencies first, inside ``torch.inference_mode()`` like ComfyUI's
+    executor; return each node's outputs."""
+    import torch
+
+    with torch.inference_mode():
+        return _execute(prompt, classes)
+
+
+def _execute(prompt: Mapping[str, dict], classes: Mapping[str, type]) -> dict[str, tuple]:
     pending = dict(prompt)
     outputs: dict[str, tuple] = {}
     while pending:
