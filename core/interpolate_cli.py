@@ -55,7 +55,8 @@ def add_interpolate_parser(subparsers: argparse._SubParsersAction) -> argparse.A
                    help="segment matching (default: vgg with a model, colour with --weight-free)")
     p.add_argument("--vgg-weights", default=DEFAULT_VGG, help="VGG-19 for vgg matching (name or file)")
     p.add_argument("--preset", choices=["japan", "disney"], default="japan", help="line-extraction preset")
-    p.add_argument("--working-size", default="auto", help="SGM size: auto (<= 960x540 px), native, or WxH")
+    p.add_argument("--working-size", default="auto",
+                   help="SGM size: auto (<= 960x540 px), native, original (960x540) or WxH")
     p.add_argument("--no-held", action="store_true", help="treat every frame as a new drawing")
     p.add_argument("--no-cuts", action="store_true", help="do not detect scene cuts")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1 ...")
@@ -111,7 +112,12 @@ def build_interpolator(args: argparse.Namespace):
     from .sgm import SGMOptions
 
     auto = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(auto if args.device == "auto" else args.device)
+    try:
+        device = torch.device(auto if args.device == "auto" else args.device)
+    except RuntimeError as e:
+        raise InputError(f"--device {args.device!r}: {e}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {args.device}: no CUDA GPU is available; use --device cpu")
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[args.dtype]
     if dtype != torch.float32 and device.type != "cuda":
         raise InputError(f"--dtype {args.dtype} needs a CUDA device (autocast); use fp32 on {device}")

@@ -117,6 +117,7 @@ def test_errors(tmp_path, folder, capsys):
     assert _cli(folder, tmp_path / "o", "--working-size", "huge") == 2
     assert _cli(folder, tmp_path / "o", "--multiplier", 1) == 2
     assert _cli(folder, tmp_path / "o", "--schedule", "1,x") == 2
+    assert _cli(folder, tmp_path / "o", "--device", "tpu") == 2
     with pytest.raises(SystemExit):
         main(["interpolate", str(folder), str(tmp_path / "o"), "--fps", "60", "--multiplier", "2"])
     assert parse_working_size("640x360") == (640, 360) and parse_working_size("native") is None
