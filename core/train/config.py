@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
@@ -188,7 +188,6 @@ class FinetuneConfig:
     num_workers: int = 2
     threads: int | None = None
     export_name: str = "finetuned.safetensors"
-    notes: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _positive_int("steps", self.steps)
@@ -305,7 +304,6 @@ RESUME_FREE_FIELDS = frozenset(
         "export_name",
         "val_every",
         "device",
-        "notes",
     }
 )
 

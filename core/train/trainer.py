@@ -659,10 +659,13 @@ def _resolve(name_or_path: str) -> Path:
 
 @contextlib.contextmanager
 def _process_settings(config: FinetuneConfig) -> Iterator[None]:
-    """Threads, determinism and seeds for the run; restored afterwards (the node runs in ComfyUI)."""
+    """Threads, determinism and seeds for the run; all restored afterwards, random-number generators
+    included (the node runs inside ComfyUI's process)."""
     threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     cudnn_benchmark = torch.backends.cudnn.benchmark
+    rng = capture_rng()
     if config.threads:
         torch.set_num_threads(config.threads)
     if config.deterministic:
@@ -674,5 +677,6 @@ def _process_settings(config: FinetuneConfig) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(deterministic)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
         torch.backends.cudnn.benchmark = cudnn_benchmark
+        restore_rng(rng)
