@@ -277,6 +277,12 @@ def run_finetune_cli(args: argparse.Namespace) -> int:
         bars.close()
     if result.export_path is None:  # a secondary distributed process
         return EXIT_INTERRUPTED if result.interrupted else 0
+    if result.data.get("skipped"):
+        print(
+            f"style set: {result.data['triplets']} triplets used, {result.data['skipped']} skipped: "
+            + "; ".join(result.data["skipped_items"]),
+            file=sys.stderr,
+        )
     state = "stopped" if result.interrupted else "finished"
     print(
         f"{state} at step {result.steps_done}/{result.total_steps}"

@@ -514,6 +514,7 @@ class _Loop:
                 t0 = time.perf_counter()
                 stage = stage_at(self.run.stages, step)
                 metrics = self._accumulate(batches, stage, step)
+                metrics["lr"] = self.optimizer.param_groups[0]["lr"]  # the rate of this update
                 in_update = True
                 self.optimizer.step()
                 self.optimizer.zero_grad(set_to_none=True)
@@ -521,7 +522,6 @@ class _Loop:
                 in_update = False
                 step += 1
                 self._step_times.append(time.perf_counter() - t0)
-                metrics["lr"] = self.optimizer.param_groups[0]["lr"]
                 self._pending.append(metrics)
                 self._after_step(step, stage, metrics, val_loader)
                 wants_stop = stop.requested or bool(self.run.should_stop and self.run.should_stop())
@@ -578,7 +578,8 @@ class _Loop:
     def _after_step(self, step: int, stage: ResolvedStage, metrics: dict[str, float], val_loader) -> None:
         cfg, ctx = self.run.config, self.run.ctx
         epoch_end = self.stream.epoch_ends_in_step(step - 1)
-        log_now = step % cfg.log_every == 0 or epoch_end is not None or step == cfg.steps
+        stage_ends = step < cfg.steps and stage_at(self.run.stages, step).start != stage.start
+        log_now = step % cfg.log_every == 0 or epoch_end is not None or step == cfg.steps or stage_ends
         if log_now:
             self._log_train(step, stage)
         if self.run.progress is not None:
@@ -590,8 +591,8 @@ class _Loop:
     def _log_train(self, step: int, stage: ResolvedStage) -> None:
         if not self._pending:
             return
-        names = sorted({k for m in self._pending for k in m})
-        means = [sum(m.get(k, 0.0) for m in self._pending) / len(self._pending) for k in names]
+        names = sorted(set.intersection(*(set(m) for m in self._pending)))  # one stage: the same terms
+        means = [sum(m[k] for m in self._pending) / len(self._pending) for k in names]
         means = dist_utils.all_mean(self.run.ctx, means)
         self._pending = []
         if self.run.ctx.is_main:
