@@ -6,6 +6,10 @@ torchrun sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MA
 in ``DistributedDataParallel``, which averages the gradients of the processes' equal slices of each
 global batch, so the run equals a single-process run on the same global batch. Without those
 variables everything here is a no-op (one process).
+
+Across machines (``torchrun --nnodes N --rdzv-endpoint HOST:PORT ...``) the output folder must be
+on a file system all machines share: the main process writes the cut triplets there, every
+process writes its share of the SGM flow cache and reads the checkpoints from it.
 """
 
 from __future__ import annotations
