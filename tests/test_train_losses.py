@@ -153,3 +153,24 @@ def test_bad_inputs(vgg, pair):
         LossWeights(1.0, -1.0, 0.0)
     with pytest.raises(InputError, match="at least one"):
         LossWeights(0.0, 0.0, 0.0)
+
+
+def test_descending_each_vgg_term_lowers_it(vgg):
+    """Adam on the image itself, with only the VGG or only the Gram weight: that term goes down."""
+    from comfyui_animeinterp.core.synthetic import make_triplet
+
+    def frame(seed):
+        return torch.from_numpy(make_triplet(40, 48, seed=seed).frame1).permute(2, 0, 1)[None].float() / 255
+
+    target, start_image = frame(1), frame(2)
+    loss = StyleLoss(vgg)
+    for weights, term in ((LossWeights(0.0, 1.0, 0.0), "vgg"), (LossWeights(0.0, 0.0, 1.0), "gram")):
+        image = start_image.clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([image], lr=0.01)
+        before = float(getattr(loss(image, target, weights), term))
+        for _ in range(12):
+            optimizer.zero_grad()
+            loss(image, target, weights).total.backward()
+            optimizer.step()
+        after = float(getattr(loss(image.detach(), target, weights), term))
+        assert after < 0.9 * before, (term, before, after)
