@@ -178,7 +178,7 @@ def test_two_gloo_processes_equal_one_process_on_the_same_global_batch(reference
         "comfyui_animeinterp.core.train_cli",
         *_argv(weights, out),
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO.parent)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     base = load_file(str(weights[0]))
