@@ -62,10 +62,12 @@ def _meta(path):
 
 
 def test_cancel_saves_and_returns_then_the_same_name_continues(node, fake_comfy, files):
-    model = load_model(files[0])
+    with torch.inference_mode():  # as ComfyUI runs nodes: the loaded model holds inference tensors
+        model = load_model(files[0])
     before = {k: v.clone() for k, v in model.state_dict().items()}
     fake_comfy.interrupt_after = 0  # Cancel already pressed: stop after the first step
-    tuned, path = node.finetune(model, **_args(files))
+    with torch.inference_mode():
+        tuned, path = node.finetune(model, **_args(files))
     assert Path(path) == fake_comfy.models_dir / "animeinterp" / "finetuned" / "test_style.safetensors"
     meta = _meta(path)
     assert meta["finetune_interrupted"] == "true" and meta["finetune_steps"] == "1"
@@ -77,7 +79,8 @@ def test_cancel_saves_and_returns_then_the_same_name_continues(node, fake_comfy,
     assert fake_comfy.progress and fake_comfy.progress[-1][1] == 3
 
     fake_comfy.interrupt_after = None
-    tuned, path = node.finetune(model, **_args(files))
+    with torch.inference_mode():
+        tuned, path = node.finetune(model, **_args(files))
     meta = _meta(path)
     assert meta["finetune_interrupted"] == "false" and meta["finetune_steps"] == "3"
     reloaded = load_model(path)

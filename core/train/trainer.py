@@ -123,7 +123,8 @@ def run_finetune(
         DataError: no usable triplet; InputError / WeightsError: bad settings or weights, a resume
         that does not fit; TrainingError: non-finite loss.
     """
-    with _process_settings(config):
+    # ComfyUI runs nodes under torch.inference_mode(): training needs autograd back.
+    with torch.inference_mode(False), torch.enable_grad(), _process_settings(config):
         ctx = dist_utils.init_distributed(config.device)
         try:
             run = _Run(config, ctx, progress, should_stop)
@@ -293,6 +294,8 @@ class _Run:
         )
         if vgg is None and needs_vgg:
             vgg = load_vgg19(_resolve(cfg.vgg))
+        elif vgg is not None and any(p.is_inference() for p in vgg.parameters()):
+            vgg = copy.deepcopy(vgg)  # loaded under inference mode: autograd cannot pass through it
         return model, vgg
 
     # -- 4. flows ---------------------------------------------------------------------------------------
