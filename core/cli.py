@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_demo)
     from .evaluate_cli import add_evaluate_parser
     from .interpolate_cli import add_interpolate_parser
+    from .train_cli import add_finetune_parser
     from .weights.cli import add_weights_parser
     from .weights.convert_cli import add_convert_parser
 
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_weights_parser(sub)
     add_convert_parser(sub)
     add_evaluate_parser(sub)
+    add_finetune_parser(sub)
     return p
 
 

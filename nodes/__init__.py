@@ -4,9 +4,9 @@ Each node module exports ``NODES``: ``{type name: (class, display name)}``.
 """
 from __future__ import annotations
 
-from . import comfy_env, evaluate_nodes, interpolate_node, io_nodes, model_nodes, sgm_nodes
+from . import comfy_env, evaluate_nodes, interpolate_node, io_nodes, model_nodes, sgm_nodes, train_nodes
 
-_MODULES: list = [io_nodes, sgm_nodes, model_nodes, interpolate_node, evaluate_nodes]
+_MODULES: list = [io_nodes, sgm_nodes, model_nodes, interpolate_node, train_nodes, evaluate_nodes]
 
 
 def _collect() -> tuple[dict, dict]:

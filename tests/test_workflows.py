@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -125,10 +124,6 @@ def test_step_by_step_runs(comfy_with_weights):
     np.testing.assert_array_equal(u8[2], frames[1])
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("ANIMEINTERP_SLOW_TESTS"),
-                    reason="one fine-tuning step of the full model takes minutes on 2 CPU cores; "
-                           "set ANIMEINTERP_SLOW_TESTS=1 to run it")
 def test_style_finetune_runs(comfy_with_weights):
     classes = wf.node_classes()
     assert "StyleFinetune" in classes
