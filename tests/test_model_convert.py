@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from comfyui_animeinterp.core.errors import WeightsError
+from comfyui_animeinterp.core.errors import InputError, WeightsError
 from comfyui_animeinterp.core.model import WEIGHTS_FORMAT, build_model, load_model, read_metadata
 from comfyui_animeinterp.core.weights.convert import (
     combine,
@@ -124,6 +124,8 @@ def test_afi_files_with_optimizer_and_counter_scheduler(tmp_path, afi_original, 
     assert sorted(p.name for p in dst.parent.iterdir()) == ["afi.safetensors"]  # no temp file left
     model = load_model(dst)
     assert model.variant == "afi" and not model.training
+    with pytest.raises(InputError, match="CUDA"):
+        load_model(dst, dtype=torch.float16)  # half precision is autocast on CUDA only
     gamma = afi_original["flownet.update_block.aggregator.gamma"]
     assert torch.equal(model.flow_net.update.aggregator.gamma, gamma)
 

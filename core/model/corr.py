@@ -47,7 +47,6 @@ class CorrelationPyramid:
                  align_corners: bool = True) -> None:
         self.radius = radius
         self.align_corners = align_corners
-        self.batch, _, self.height, self.width = fmap1.shape
         volume = all_pairs_correlation(fmap1.float(), fmap2.float())
         self.levels = [volume]
         for _ in range(levels - 1):
@@ -57,11 +56,6 @@ class CorrelationPyramid:
         # window[i, j] = (offsets[i], offsets[j]) is added to (x, y): i runs along x (RAFT order).
         self.window = torch.stack(torch.meshgrid(offsets, offsets, indexing="ij"), dim=-1)
         self.window = self.window.view(1, 2 * radius + 1, 2 * radius + 1, 2)
-
-    @property
-    def channels(self) -> int:
-        """Channels of a lookup: levels * (2r+1)^2 (324 for 4 levels, radius 4)."""
-        return len(self.levels) * (2 * self.radius + 1) ** 2
 
     def __call__(self, coords: torch.Tensor) -> torch.Tensor:
         """Sample the pyramid around ``coords``.
