@@ -1,4 +1,4 @@
-"""Speed and memory of the learned model (RFR+GMA / RFR + splatting + GridNet) on CPU.
+"""Speed and memory of the learned model (RFR+GMA / RFR + splatting + GridNet).
 
 Measures, at 960x540 by default and with random weights (timing does not depend on the values):
 
@@ -6,12 +6,14 @@ Measures, at 960x540 by default and with random weights (timing does not depend 
 * ``x4``: three in-betweens from one pair (estimate once + synthesize at 0.25, 0.5, 0.75);
 * ``stages``: per-stage times of one single run (encoder, correlation build / lookups, GMA
   attention, update iterations, upsampling, feature pyramid, splatting, GridNet);
-* ``peak_rss_mb``: peak resident memory of a fresh child process doing one x4 run.
+* peak memory of a fresh child process doing one x4 run (CPU: peak RSS; CUDA: peak allocated).
 
-The original code's figures on this project's reference machine (ARCHITECTURE.md §12) are
-included for the speed-up ratios: 56 s (AFI) / 50 s (AnimeInterp) per in-between, 3.9 GB peak.
+The original code's figures on the project's reference machine (ARCHITECTURE.md §12, CPU, 2
+threads, 960x540) give the speed-up ratios: 56 s (AFI) / 50 s (AnimeInterp) per in-between,
+3.9 GB peak RSS. Above 1 MP one repeat is taken (and no warm-up run) unless ``--repeats`` is set.
 
-Usage: ``python bench/bench_model.py [--variant afi|animeinterp|both] [--height 540 --width 960]``
+Usage: ``python bench/bench_model.py [--variant afi|animeinterp|both] [--height 540 --width 960]
+[--device cpu|cuda --dtype fp32|bf16|fp16] [--quiet-below 10]``
 """
 from __future__ import annotations
 
@@ -32,17 +34,19 @@ import torch
 ORIGINAL_SECONDS = {"afi": 56.0, "animeinterp": 50.0}  # ARCHITECTURE.md §12, one in-between, 960x540
 ORIGINAL_PEAK_GB = 3.9
 X4_TIMES = (0.25, 0.5, 0.75)
+DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+LARGE_PIXELS = 1_000_000
 
 
-def _inputs(height: int, width: int, seed: int = 0):
+def _inputs(height: int, width: int, device: str = "cpu", seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     frame1 = torch.rand(1, 3, height, width, generator=g)
     frame2 = torch.rand(1, 3, height, width, generator=g)
     init = 4 * torch.randn(1, 2, height, width, generator=g)
-    return frame1, frame2, init, -init
+    return tuple(x.to(device) for x in (frame1, frame2, init, -init))
 
 
-def _model(variant: str):
+def _model(variant: str, device: str = "cpu", dtype: str = "fp32"):
     from comfyui_animeinterp.core.model import build_model
 
     torch.manual_seed(0)
@@ -50,7 +54,13 @@ def _model(variant: str):
     if model.flow_net.update.aggregator is not None:
         with torch.no_grad():
             model.flow_net.update.aggregator.gamma.fill_(0.5)  # a live GMA branch
-    return model
+    model.autocast_dtype = DTYPES[dtype]
+    return model.to(device)
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 def cpu_pressure() -> float | None:
@@ -77,17 +87,19 @@ def _wait_until_quiet() -> None:
         time.sleep(2.0)
 
 
-def _run(model, inputs, times) -> float:
+def _run(model, inputs, times, device: str = "cpu") -> float:
     _wait_until_quiet()
+    _sync(device)
     start = time.perf_counter()
     state = model.estimate(*inputs)
     for t in times:
         model.synthesize(state, t)
+    _sync(device)
     return time.perf_counter() - start
 
 
 class StageTimer:
-    """Accumulates wall time per pipeline stage through hooks and light wrappers."""
+    """Accumulates wall time per pipeline stage through hooks and light wrappers (CPU timing)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
@@ -159,30 +171,30 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _peak_rss_child(variant: str, height: int, width: int, threads: int) -> dict:
-    """Peak RSS of a fresh process that builds the model and runs one x4 pass."""
+def _peak_memory_child(variant: str, height: int, width: int, threads: int, device: str, dtype: str) -> dict:
+    """Peak memory of a fresh process that builds the model and runs one x4 pass."""
     code = (
         "import json,sys,torch;sys.path.insert(0,%r);import bench_model as b;"
-        "torch.set_num_threads(%d);m=b._model(%r);base=b.peak_rss_mb();"
-        "b._run(m,b._inputs(%d,%d),b.X4_TIMES);"
-        "print(json.dumps({'after_build_mb':round(base),'peak_rss_mb':round(b.peak_rss_mb())}))"
-    ) % (os.path.dirname(os.path.abspath(__file__)), threads, variant, height, width)
+        "torch.set_num_threads(%d);m=b._model(%r,%r,%r);base=b.peak_rss_mb();"
+        "b._run(m,b._inputs(%d,%d,%r),b.X4_TIMES,%r);"
+        "cuda=%r.startswith('cuda');"
+        "print(json.dumps({'after_build_mb':round(base),'peak_rss_mb':round(b.peak_rss_mb()),"
+        "'peak_cuda_allocated_mb':round(torch.cuda.max_memory_allocated()/2**20) if cuda else None}))"
+    ) % (os.path.dirname(os.path.abspath(__file__)), threads, variant, device, dtype,
+         height, width, device, device, device)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def bench_variant(variant: str, height: int, width: int, repeats: int, threads: int, memory: bool) -> dict:
-    model = _model(variant)
-    inputs = _inputs(height, width)
-    _run(model, inputs, (0.5,))  # warm-up (oneDNN primitive creation)
-    single = [_run(model, inputs, (0.5,)) for _ in range(repeats)]
-    x4 = [_run(model, inputs, X4_TIMES) for _ in range(repeats)]
-    timer = StageTimer()
-    with timer.attached(model):
-        staged_total = _run(model, inputs, (0.5,))
-    stages = {k: round(v, 3) for k, v in sorted(timer.seconds.items())}
-    stages["other"] = round(staged_total - sum(timer.seconds.values()), 3)
-
+def bench_variant(variant: str, args: argparse.Namespace) -> dict:
+    large = args.height * args.width > LARGE_PIXELS
+    repeats = args.repeats if args.repeats is not None else (1 if large else 3)
+    model = _model(variant, args.device, args.dtype)
+    inputs = _inputs(args.height, args.width, args.device)
+    if not large:
+        _run(model, inputs, (0.5,), args.device)  # warm-up (oneDNN / cuDNN primitive creation)
+    single = [_run(model, inputs, (0.5,), args.device) for _ in range(repeats)]
+    x4 = [_run(model, inputs, X4_TIMES, args.device) for _ in range(repeats)]
     result = {
         "single_s": round(statistics.median(single), 3),
         "single_min_s": round(min(single), 3),
@@ -190,15 +202,36 @@ def bench_variant(variant: str, height: int, width: int, repeats: int, threads: 
         "x4_s": round(statistics.median(x4), 3),
         "x4_min_s": round(min(x4), 3),
         "x4_runs_s": [round(s, 3) for s in x4],
-        "stages_s": stages,
-        "original_single_s": ORIGINAL_SECONDS[variant],
-        "speedup_single": round(ORIGINAL_SECONDS[variant] / statistics.median(single), 2),
-        "speedup_x4_vs_3_original_runs": round(3 * ORIGINAL_SECONDS[variant] / statistics.median(x4), 2),
     }
-    if memory:
-        result.update(_peak_rss_child(variant, height, width, threads))
+    if args.device == "cpu":
+        timer = StageTimer()
+        with timer.attached(model):
+            staged_total = _run(model, inputs, (0.5,), args.device)
+        stages = {k: round(v, 3) for k, v in sorted(timer.seconds.items())}
+        stages["other"] = round(staged_total - sum(timer.seconds.values()), 3)
+        result["stages_s"] = stages
+    if (args.device, args.height, args.width) == ("cpu", 540, 960):
+        original = ORIGINAL_SECONDS[variant]
+        result["original_single_s"] = original
+        result["speedup_single"] = round(original / statistics.median(single), 2)
+        result["speedup_x4_vs_3_original_runs"] = round(3 * original / statistics.median(x4), 2)
         result["original_peak_gb"] = ORIGINAL_PEAK_GB
+    if not args.no_memory:
+        del model
+        result.update(_peak_memory_child(variant, args.height, args.width, args.threads, args.device,
+                                          args.dtype))
     return result
+
+
+def _table_row(variant: str, args: argparse.Namespace, r: dict) -> dict:
+    row = {"variant": variant, "size": f"{args.width}x{args.height}", "device": args.device,
+           "dtype": args.dtype, "single_s": r["single_s"], "x4_s": r["x4_s"]}
+    for key in ("speedup_single", "speedup_x4_vs_3_original_runs", "peak_rss_mb", "peak_cuda_allocated_mb"):
+        if r.get(key) is not None:
+            row[key] = r[key]
+    for stage, seconds in r.get("stages_s", {}).items():
+        row[f"{stage}_s"] = seconds
+    return row
 
 
 def _load() -> list[float] | None:
@@ -211,27 +244,32 @@ def _load() -> list[float] | None:
 def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     _QUIET.update(threshold=args.quiet_below, max_wait_s=args.max_wait)
+    if args.device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32
+        torch.backends.cudnn.allow_tf32 = False
+    elif args.dtype != "fp32":
+        raise SystemExit("--dtype bf16/fp16 is autocast on CUDA only")
     import cv2
 
     variants = ["afi", "animeinterp"] if args.variant == "both" else [args.variant]
     out = {
         "bench": "model",
-        "device": "cpu",
+        "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(0),
+        "dtype": args.dtype,
         "cpu": platform.processor() or platform.machine(),
         "threads": args.threads,
         "torch": torch.__version__,
         "opencv": cv2.__version__,
         "size_hw": [args.height, args.width],
-        "repeats": args.repeats,
         "load_average_before": _load(),
         "cpu_pressure_before_pct": cpu_pressure(),
         "variants": {},
     }
     for variant in variants:
-        out["variants"][variant] = bench_variant(variant, args.height, args.width, args.repeats,
-                                                 args.threads, not args.no_memory)
+        out["variants"][variant] = bench_variant(variant, args)
     out["load_average_after"] = _load()
     out["cpu_pressure_after_pct"] = cpu_pressure()
+    out["table"] = [_table_row(v, args, r) for v, r in out["variants"].items()]
     return out
 
 
@@ -240,9 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", choices=("afi", "animeinterp", "both"), default="both")
     p.add_argument("--height", type=int, default=540)
     p.add_argument("--width", type=int, default=960)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="fp32", help="bf16/fp16: autocast on CUDA")
+    p.add_argument("--repeats", type=int, default=None, help="timed runs (default 3, 1 above 1 MP)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--no-memory", action="store_true", help="skip the child-process peak-RSS run")
+    p.add_argument("--no-memory", action="store_true", help="skip the child-process peak-memory run")
     p.add_argument("--quiet-below", type=float, default=None, metavar="PCT",
                    help="on a shared machine: before each timed run wait until CPU pressure (PSI avg10) "
                         "is below PCT %%")
