@@ -221,7 +221,9 @@ def run_interpolate(args: argparse.Namespace) -> int:
     except AnimeInterpError as e:
         print(f"animeinterp interpolate: {e}", file=sys.stderr)
         return 2
-    options = RetimeOptions(held_drawings=not args.no_held, scene_cuts=not args.no_cuts)
+    # two images given explicitly are always interpolated: the cut test would only second-guess the user
+    cuts = not args.no_cuts and len(inputs) == 1
+    options = RetimeOptions(held_drawings=not args.no_held, scene_cuts=cuts)
     bar = _progress(expected, args.quiet, source.describe)
     try:
         for item in retime_clip(source.frames, interpolator, timing, options):

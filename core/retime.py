@@ -28,12 +28,13 @@ class RetimeOptions:
         held_drawings: group identical consecutive frames (anime on twos / threes) and time the
             in-betweens between distinct drawings; False treats every frame as a drawing.
         scene_cuts: never interpolate across a detected scene cut (repeat instead).
-        sequence: thresholds of both tests.
+        sequence: thresholds of both tests (the stricter cut test of
+            :meth:`SequenceOptions.for_interpolation`: a false cut would make a visible stutter).
     """
 
     held_drawings: bool = True
     scene_cuts: bool = True
-    sequence: SequenceOptions = SequenceOptions()
+    sequence: SequenceOptions = SequenceOptions.for_interpolation()
 
 
 @dataclass

@@ -53,6 +53,19 @@ class SequenceOptions:
     cut_tolerance: float = 24.0
     miniature_width: int = 32
 
+    @classmethod
+    def for_interpolation(cls) -> "SequenceOptions":
+        """Stricter cut thresholds for retiming a clip.
+
+        When building triplets a false cut only drops a triplet, but when interpolating it repeats a
+        frame exactly where the motion is largest (a visible stutter). Measured on the development
+        set (146 same-shot pairs incl. frame1 -> frame3 of every triplet, 493 pairs from different
+        sources): the default thresholds flag 8.2 % of the same-shot pairs and 99.8 % of the cuts;
+        these (``cut_unexplained`` 0.10, ``cut_min_difference`` 12) flag none of the same-shot
+        pairs and 89.9 % of the cuts.
+        """
+        return cls(cut_unexplained=0.10, cut_min_difference=12.0)
+
     def __post_init__(self) -> None:
         if self.thumb_side < 16 or self.miniature_width < 4:
             raise InputError("thumb_side must be >= 16 and miniature_width >= 4")
