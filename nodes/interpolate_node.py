@@ -54,7 +54,8 @@ class AnimeInterpolate:
                     "Anime drawn on twos/threes: group identical frames and time the in-betweens between the "
                     "distinct drawings (smooth motion, same duration).")}),
                 "scene_cuts": ("BOOLEAN", {"default": True, "tooltip": (
-                    "Detect scene cuts and repeat frames there instead of blending two shots.")}),
+                    "Detect scene cuts and repeat frames there instead of blending two shots "
+                    "(not applied to a batch of exactly two frames).")}),
                 "matching": (MATCHING, {"default": "vgg", "tooltip": (
                     "Segment matching: 'vgg' = VGG-19 features (published method, needs weights); "
                     "'colour' = weight-free colour + shape.")}),
@@ -114,7 +115,8 @@ class AnimeInterpolate:
         vgg = load_vgg(vgg_weights, device) if matching == "vgg" else None
         sgm = SGMOptions(preset=preset, features=matching, working_size=parse_working_size(working_size))
         interpolator = Interpolator(model, vgg, sgm, device=device)
-        options = RetimeOptions(held_drawings=bool(held_drawings), scene_cuts=bool(scene_cuts))
+        # a batch of exactly two frames is a pair the user wants in-betweened: no cut test there
+        options = RetimeOptions(held_drawings=bool(held_drawings), scene_cuts=bool(scene_cuts) and n > 2)
 
         count = timing.output_count(n)
         out = ImageBatchWriter(count, h, w)

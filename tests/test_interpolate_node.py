@@ -109,3 +109,15 @@ def test_single_frame_and_bad_inputs(twos_with_cut):
         _run(images, mode="target fps", source_fps=24.0, target_fps=-1.0)
     with pytest.raises(InputError, match="IMAGE batch"):
         _run(images[0], multiplier=2)
+
+
+def test_two_frames_are_interpolated_even_across_a_detected_cut():
+    from comfyui_animeinterp.core.synthetic import random_scene
+
+    a = random_scene(72, 96, seed=1).frame(0.0)
+    b = random_scene(72, 96, seed=500).frame(1.0)
+    images = torch.from_numpy(np.stack([a, b])).float() / 255
+    out, _ = AnimeInterpolate().run(images, matching="colour", multiplier=2)
+    middle = (out[1] * 255).round().to(torch.uint8).numpy()
+    assert out.shape[0] == 3
+    assert not np.array_equal(middle, a) and not np.array_equal(middle, b)
