@@ -112,8 +112,6 @@ def test_single_frame_and_bad_inputs(twos_with_cut):
 
 
 def test_two_frames_are_interpolated_even_across_a_detected_cut():
-    from comfyui_animeinterp.core.synthetic import random_scene
-
     a = random_scene(72, 96, seed=1).frame(0.0)
     b = random_scene(72, 96, seed=500).frame(1.0)
     images = torch.from_numpy(np.stack([a, b])).float() / 255
