@@ -37,7 +37,7 @@ HIDDEN = 128
 CONTEXT = 128
 
 ITERATION_LAYOUT = torch.channels_last
-"""Memory format of the refinement loop: oneDNN's convolutions are ~10% faster in NHWC on CPU,
+"""Memory format of the refinement loop: oneDNN's convolutions are 5-10% faster in NHWC on CPU,
 and the correlation samples come out in that layout anyway."""
 
 
