@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from .coarse_flow import CoarseFlow
 from .errors import InputError
 from .images import check_same_size, to_image, to_rgb_uint8, to_tensor
 from .model.interpolator import SYNTHESIS_MULTIPLE, LearnedInterpolator, PairState, to_signed
@@ -60,7 +61,8 @@ def refine_clip(frames: Sequence[np.ndarray], coarse: ClipFlows, model: LearnedI
 
     Args:
         frames: ``uint8`` RGB ``(H, W, 3)`` frames, ``len(coarse.pairs) + 1`` of them.
-        coarse: the FLOW to start from (``valid`` masks are ignored: invalid pixels carry zero flow).
+        coarse: the FLOW to start from; where it has ``valid`` masks (coarse SGM flows), the weight-free
+            refiner keeps the trusted pixels' coarse flow.
         model: the learned interpolator (its flow net refines), or None for DIS.
         device: where the model runs (ignored for DIS).
 
@@ -73,7 +75,8 @@ def refine_clip(frames: Sequence[np.ndarray], coarse: ClipFlows, model: LearnedI
     for k, seed in enumerate(coarse.pairs):
         a, b = rgb[k], rgb[k + 1]
         if model is None:
-            pairs.append(refine_dis(a, b, seed))
+            valid = coarse.valid[k] if k < len(coarse.valid) else None
+            pairs.append(refine_dis(a, b, seed if valid is None else CoarseFlow(seed.flow_13, seed.flow_31, *valid)))
         else:
             state = model.estimate(to_tensor(a, device), to_tensor(b, device),
                                    _flow_tensor(seed.flow_13, device), _flow_tensor(seed.flow_31, device))

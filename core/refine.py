@@ -42,14 +42,14 @@ def refiner_dis() -> cv2.DISOpticalFlow:
     return dis
 
 
-def refine_dis(frame1: np.ndarray, frame3: np.ndarray, coarse: CoarseFlow | None = None) -> PairFlows:
+def refine_dis(frame1: np.ndarray, frame3: np.ndarray, coarse: CoarseFlow | PairFlows | None = None) -> PairFlows:
     """Weight-free refinement: DIS in both directions, each seeded with the coarse flow; pixels of
     segments with a trusted match keep the coarse (segment-wise) flow.
 
     Args:
         frame1, frame3: ``uint8`` RGB ``(H, W, 3)``.
         coarse: coarse flows at the frame size (``SGMResult.flow_at()``); ``None`` starts DIS
-            from zero flow (plain DIS).
+            from zero flow (plain DIS). A seed without validity masks (a ``PairFlows``) only seeds.
     """
     if frame1.shape != frame3.shape or frame1.ndim != 3:
         raise InputError(f"frames must be (H, W, 3) of one size; got {frame1.shape} and {frame3.shape}")
@@ -62,12 +62,12 @@ def refine_dis(frame1: np.ndarray, frame3: np.ndarray, coarse: CoarseFlow | None
     g3 = cv2.cvtColor(frame3, cv2.COLOR_RGB2GRAY)
     dis = refiner_dis()
     out = []
-    directions = ((g1, g3, None if coarse is None else (coarse.flow_13, coarse.valid_13)),
-                  (g3, g1, None if coarse is None else (coarse.flow_31, coarse.valid_31)))
+    directions = ((g1, g3, None if coarse is None else (coarse.flow_13, getattr(coarse, "valid_13", None))),
+                  (g3, g1, None if coarse is None else (coarse.flow_31, getattr(coarse, "valid_31", None))))
     for a, b, init in directions:
         seed = None if init is None else np.ascontiguousarray(init[0].transpose(1, 2, 0), dtype=np.float32)
         flow = np.ascontiguousarray(dis.calc(a, b, seed).transpose(2, 0, 1))
-        if init is not None:
+        if init is not None and init[1] is not None:
             # a segment with a trusted match keeps its own flow (DIS on that segment alone, not
             # smoothed across its outline); whole-frame DIS fills the rest. Measured on synthetic
             # cartoons (bench/bench_weight_free.py): +0.2 dB at moderate, +0.9 dB at large motion.

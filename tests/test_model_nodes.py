@@ -8,6 +8,7 @@ import torch
 from comfyui_animeinterp.core.errors import InputError, WeightsError
 from comfyui_animeinterp.core.images import to_image
 from comfyui_animeinterp.core.model import LearnedInterpolator, load_model
+from comfyui_animeinterp.core.coarse_flow import CoarseFlow
 from comfyui_animeinterp.core.refine import refine_dis
 from comfyui_animeinterp.core.synthetic import make_clip
 from comfyui_animeinterp.nodes.model_nodes import (
@@ -90,7 +91,8 @@ def test_weight_free_refine_matches_dis(clip, clip_flow):
     refined, preview = AnimeInterpRefineFlow().run(images, clip_flow)
     assert refined.kind == "refined" and len(refined.pairs) == 2
     assert preview.shape == (2, 72, 192, 3)
-    expected = refine_dis(frames[1], frames[2], clip_flow.pairs[1])
+    seed = clip_flow.pairs[1]
+    expected = refine_dis(frames[1], frames[2], CoarseFlow(seed.flow_13, seed.flow_31, *clip_flow.valid[1]))
     np.testing.assert_array_equal(refined.pairs[1].flow_13, expected.flow_13)
     np.testing.assert_array_equal(refined.pairs[1].flow_31, expected.flow_31)
     assert not np.array_equal(refined.pairs[1].flow_13, clip_flow.pairs[1].flow_13)
