@@ -339,7 +339,9 @@ class _Run:
         if state.run.get("data_fingerprint") != run_facts["data_fingerprint"]:
             problems.append("the style set differs from the one the checkpoint was trained on")
         if problems:
-            raise InputError(f"cannot resume {path}: " + "; ".join(problems))
+            raise InputError(f"cannot resume {path}: " + "; ".join(problems)
+                             + f". To start a new run, choose another run name or output folder "
+                             f"(or delete {path.parent.parent})")
         model.load_state_dict(state.model)
         optimizer.load_state_dict(state.optimizer)
         scheduler.load_state_dict(state.scheduler)
