@@ -27,7 +27,6 @@ def test_consistency_error_is_zero_for_consistent_flows_and_large_for_occluded()
 
 def test_blend_with_exact_flows_reconstructs_a_translation():
     """A textured frame translated by 4 px: splatting half-way gives the frame shifted by 2 px."""
-    rng = np.random.default_rng(0)
     base = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
     base = np.repeat(np.repeat(base, 2, 0), 2, 1)  # 80x120, blocky
     f1, f3, mid = base[:, 8:108], base[:, 4:104], base[:, 6:106]
@@ -82,7 +81,6 @@ def test_pipeline_times_and_shapes(synthetic_triplet):
 
 @pytest.mark.parametrize("shape", [(37, 53, 3), (64, 64, 4), (50, 70)])
 def test_pipeline_accepts_odd_sizes_alpha_and_grey(shape):
-    rng = np.random.default_rng(0)
     a = np.full(shape, 200, np.uint8)
     b = a.copy()
     sl = (slice(10, 20), slice(10, 25))
