@@ -27,6 +27,7 @@ def test_consistency_error_is_zero_for_consistent_flows_and_large_for_occluded()
 
 def test_blend_with_exact_flows_reconstructs_a_translation():
     """A textured frame translated by 4 px: splatting half-way gives the frame shifted by 2 px."""
+    rng = np.random.default_rng(0)
     base = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
     base = np.repeat(np.repeat(base, 2, 0), 2, 1)  # 80x120, blocky
     f1, f3, mid = base[:, 8:108], base[:, 4:104], base[:, 6:106]
