@@ -20,7 +20,11 @@ from .errors import InputError
 from .splat import forward_splat
 
 CONSISTENCY_SCALE = 1.0
-"""Importance = exp(-scale * forward-backward error in px)."""
+"""Importance = exp(-scale * forward-backward error in px) ..."""
+MAX_INCONSISTENCY = 20.0
+"""... with the exponent capped at -20: pixels occluded by a large motion (errors of 100+ px) keep
+a tiny but non-zero weight (e^-20 ~ 2e-9) instead of underflowing to 0 in float32, where they
+would splat as black."""
 HOLE_COVERAGE = 1e-3
 """Targets whose combined bilinear coverage is below this are holes."""
 MIN_TRUST = 1e-4
@@ -78,8 +82,8 @@ def blend_at(frame1: torch.Tensor, frame3: torch.Tensor, flow_13: torch.Tensor, 
         raise InputError(f"t must be in (0, 1), got {t}")
     if frame1.shape != frame3.shape or flow_13.shape[-2:] != frame1.shape[-2:] or flow_31.shape != flow_13.shape:
         raise InputError("frames and flows must share one size")
-    imp1 = -CONSISTENCY_SCALE * consistency_error(flow_13, flow_31)
-    imp3 = -CONSISTENCY_SCALE * consistency_error(flow_31, flow_13)
+    imp1 = -(CONSISTENCY_SCALE * consistency_error(flow_13, flow_31)).clamp_max(MAX_INCONSISTENCY)
+    imp3 = -(CONSISTENCY_SCALE * consistency_error(flow_31, flow_13)).clamp_max(MAX_INCONSISTENCY)
     w1, c1, q1 = _softmax_splat(frame1, flow_13 * t, imp1)
     w3, c3, q3 = _softmax_splat(frame3, flow_31 * (1.0 - t), imp3)
     # temporal weight x coverage x how trustworthy the arrivals are (floored so that a region
