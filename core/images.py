@@ -131,7 +131,10 @@ def rgb_pair(frame1: ArrayLike, frame2: ArrayLike) -> tuple[np.ndarray, np.ndarr
 
 def to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """``uint8`` RGB ``(H, W, 3)`` -> float tensor ``(1, 3, H, W)`` in [0, 1] (exactly ``k/255``)."""
-    t = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+    array = np.ascontiguousarray(image)
+    if not array.flags.writeable:  # torch cannot wrap a read-only array without a warning
+        array = array.copy()
+    t = torch.from_numpy(array).to(device)
     return t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
 
 

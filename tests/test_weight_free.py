@@ -8,7 +8,8 @@ import torch
 from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.images import to_image, to_tensor
 from comfyui_animeinterp.core.pipeline import Interpolator, evenly_spaced_times
-from comfyui_animeinterp.core.refine import refine_dis
+from comfyui_animeinterp.core.coarse_flow import CoarseFlow
+from comfyui_animeinterp.core.refine import fuse_flows, refine_dis
 from comfyui_animeinterp.core.synthesize import blend_at, consistency_error
 from comfyui_animeinterp.core.synthetic import make_triplet
 
@@ -105,3 +106,39 @@ def test_exact_flows_with_very_large_motion_leave_no_black_holes():
                             torch.from_numpy(t.flow_31)[None], 0.5))
     assert (out.max(axis=2) < 10).mean() == 0  # the drawing has no black at all (outlines are 28+)
     assert psnr(out, t.frame2) > 20  # 13 dB when the occluded pixels came out black
+
+
+def test_fusion_takes_per_pixel_the_flow_that_explains_the_frames():
+    """Left half moves 4 px right, right half stays: of a uniform-shift and a zero candidate, the
+    fused flow takes each where it warps frame 3 onto frame 1."""
+    rng = np.random.default_rng(1)
+    base = np.repeat(np.repeat(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8), 2, 0), 2, 1)
+    f1 = base.copy()
+    f3 = base.copy()
+    f3[:, 4:60] = base[:, 0:56]  # left half content moves right by 4 px
+    shift = np.zeros((2, 80, 120), np.float32)
+    shift[0] = 4.0
+    zero = np.zeros_like(shift)
+    fused = fuse_flows(f1, f3, [zero, shift])
+    assert (fused[0, 10:-10, 10:45] == 4.0).all()
+    assert (fused[0, 10:-10, 75:-10] == 0.0).all()
+
+
+def test_weight_free_refinement_recovers_from_wrongly_trusted_coarse_flow():
+    """A coarse flow that is wrong yet marked valid everywhere (a bad SGM match) must not survive
+    refinement: the unseeded DIS candidate explains the frames better where it matters, so the
+    in-between is about as good as plain DIS's (keeping the wrong flow costs over 5 dB)."""
+    t = make_triplet(240, 432, seed=3)
+    wrong = np.zeros((2, 240, 432), np.float32)
+    wrong[0], wrong[1] = 25.0, -18.0
+    everywhere = np.ones((240, 432), bool)
+
+    def middle(f13: np.ndarray, f31: np.ndarray) -> float:
+        out = to_image(blend_at(to_tensor(t.frame1), to_tensor(t.frame3), torch.from_numpy(f13)[None],
+                                torch.from_numpy(f31)[None], 0.5))
+        return psnr(out, t.frame2)
+
+    refined = refine_dis(t.frame1, t.frame3, CoarseFlow(wrong, wrong, everywhere, everywhere))
+    plain = refine_dis(t.frame1, t.frame3, None)
+    assert middle(refined.flow_13, refined.flow_31) > middle(plain.flow_13, plain.flow_31) - 1.5
+    assert middle(refined.flow_13, refined.flow_31) > middle(wrong, wrong) + 5.0
