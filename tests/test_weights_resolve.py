@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from safetensors.torch import load_file
 
 from comfyui_animeinterp.core.errors import WeightsError
 from comfyui_animeinterp.core.weights import UnverifiedWeightWarning, resolve_weight
+from comfyui_animeinterp.core.weights import cache as cache_mod
 from comfyui_animeinterp.core.weights import resolve as resolve_mod
 from comfyui_animeinterp.core.weights.hashing import git_blob_sha1
 from tests.support.fake_hub import FakeHub, point_clients_at
@@ -350,6 +352,28 @@ def test_staging_is_removed_even_if_interrupted(hub, tmp_path, cache, monkeypatc
         resolve_weight("w", cache_dir=cache, manifest=manifest, progress=False)
     assert all_files(cache) == []
     assert not os.path.exists(cache / "w.safetensors")
+
+
+def test_a_download_sweeps_staging_abandoned_by_a_killed_process_but_not_a_live_one(hub, tmp_path, cache):
+    """kill -9 mid-download skips the cleanup; the next download removes what was left once it has
+    been idle for hours, and leaves a folder another process is still writing to."""
+    abandoned = cache / ".staging-killed"
+    (abandoned / "deep").mkdir(parents=True)
+    (abandoned / "deep" / "half.safetensors.incomplete").write_bytes(b"x" * 100)
+    old = time.time() - cache_mod.STAGING_ABANDONED_AFTER_S - 60
+    for p in (abandoned / "deep" / "half.safetensors.incomplete", abandoned / "deep", abandoned):
+        os.utime(p, (old, old))
+    live = cache / ".staging-live"
+    live.mkdir()
+    (live / "part").write_bytes(b"y")
+    os.utime(live, (old, old))  # the folder is old but a file in it was just written
+
+    content = safetensors_bytes()
+    hub.add_hub_file("org/tiny", REV, "model.safetensors", content)
+    manifest = write_manifest(tmp_path, {"tiny": [hf_source(content)]})
+    resolve_weight("tiny", cache_dir=cache, manifest=manifest, progress=False)
+    assert not abandoned.exists()
+    assert (live / "part").exists()
 
 
 # ----------------------------------------------------------------------------- the real converters

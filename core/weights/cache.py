@@ -4,7 +4,8 @@ Layout of a cache folder::
 
     afi-atd12k-style.safetensors               the file the models load
     afi-atd12k-style.safetensors.record.json   where it came from and its SHA-256
-    .staging-XXXX/                             work area of a download in progress (deleted after)
+    .staging-XXXX/                             work area of a download in progress (deleted after;
+                                               one a killed process left is swept after 6 idle hours)
 
 Files only ever appear under their final name through ``os.replace`` from a staging folder on
 the same file system, so a reader never sees a half-written weight. The record is written first:
@@ -18,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -104,11 +106,36 @@ def check_record(file: Path) -> CacheRecord | None:
 def staging_dir(cache_dir: Path) -> Iterator[Path]:
     """A fresh work folder inside ``cache_dir`` (same file system), removed on exit, success or not."""
     cache_dir.mkdir(parents=True, exist_ok=True)
+    remove_abandoned_staging(cache_dir)
     path = Path(tempfile.mkdtemp(prefix=".staging-", dir=cache_dir))
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+STAGING_ABANDONED_AFTER_S = 6 * 3600
+"""A staging folder nothing was written to for this long belongs to a killed process."""
+
+
+def remove_abandoned_staging(cache_dir: Path, max_idle_s: float = STAGING_ABANDONED_AFTER_S) -> list[Path]:
+    """Delete staging folders left by killed processes (a kill -9 mid-download skips the cleanup).
+
+    A folder counts as abandoned when neither it nor anything in it changed for ``max_idle_s``, so
+    a download running in another process (which keeps writing) is left alone. Returns the removed
+    folders.
+    """
+    now, removed = time.time(), []
+    for folder in cache_dir.glob(".staging-*"):
+        try:
+            entries = [folder, *folder.rglob("*")]
+            last_change = max(e.stat().st_mtime for e in entries)
+        except OSError:  # removed meanwhile by its owner or another sweep
+            continue
+        if folder.is_dir() and now - last_change > max_idle_s:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def install(staged: Path, dest: Path, record: CacheRecord) -> Path:
