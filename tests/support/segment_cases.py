@@ -18,6 +18,17 @@ def random_binary(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return out
 
 
+def split_into_connected_pieces(labels: np.ndarray) -> np.ndarray:
+    """``int64 (h, w)``: every 4-connected piece of each id > 0 gets its own id 1..n (0 stays 0)."""
+    out = np.zeros(labels.shape, np.int64)
+    next_id = 1
+    for v in np.unique(labels[labels > 0]):
+        n, comp = cv2.connectedComponents((labels == v).astype(np.uint8), connectivity=4)
+        out[comp > 0] = comp[comp > 0] + next_id - 1
+        next_id += n - 1
+    return out
+
+
 def random_label_map(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """``int32 (h, w)`` ids >= 0 (0 = line): a coarse mosaic cut into many small pieces, with line
     pixels, one-pixel regions and ids that are not in raster order."""
@@ -27,14 +38,8 @@ def random_label_map(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     jitter = rng.random((h, w))
     labels = np.where(jitter < 0.08, rng.integers(1, 60, size=(h, w)), labels)
     labels = np.where(jitter > 0.93, 0, labels)
-    # split ids into their 4-connected pieces, then shuffle the ids
-    out = np.zeros((h, w), np.int64)
-    next_id = 1
-    for v in np.unique(labels[labels > 0]):
-        n, comp = cv2.connectedComponents((labels == v).astype(np.uint8), connectivity=4)
-        out[comp > 0] = comp[comp > 0] + next_id - 1
-        next_id += n - 1
-    perm = np.r_[0, rng.permutation(next_id - 1) + 1]
+    out = split_into_connected_pieces(labels)
+    perm = np.r_[0, rng.permutation(int(out.max())) + 1]  # shuffle the ids
     return perm[out].astype(np.int32)
 
 
@@ -59,10 +64,4 @@ def large_and_small_regions(rng: np.random.Generator, h: int, w: int) -> np.ndar
     fragments = random_label_map(rng, h, w) + nearest.max()
     labels = np.where(rng.random((h, w)) < 0.15, fragments, nearest)
     labels[rng.random((h, w)) < 0.05] = 0
-    out = np.zeros((h, w), np.int64)
-    next_id = 1
-    for v in np.unique(labels[labels > 0]):
-        n, comp = cv2.connectedComponents((labels == v).astype(np.uint8), connectivity=4)
-        out[comp > 0] = comp[comp > 0] + next_id - 1
-        next_id += n - 1
-    return out.astype(np.int32)
+    return split_into_connected_pieces(labels).astype(np.int32)
