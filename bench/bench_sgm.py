@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> dict:
     from comfyui_animeinterp.core.coarse_flow import coarse_flow
+    from comfyui_animeinterp.core.concurrency import run_pair
     from comfyui_animeinterp.core.match import match_segments, pool_features, vgg_features
     from comfyui_animeinterp.core.segment import PRESETS, segment_frame
     from comfyui_animeinterp.core.vgg import random_vgg19
@@ -66,7 +67,8 @@ def run(args: argparse.Namespace) -> dict:
         for preset in args.presets.split(","):
             p = PRESETS[preset]
             t_bilateral = median_time(lambda: [cv2.bilateralFilter(f, *p.bilateral) for f in (f1, f3)], args.repeats)
-            t_seg = median_time(lambda: [segment_frame(f, preset) for f in (f1, f3)], args.repeats)
+            # both frames on two threads, as run_sgm does
+            t_seg = median_time(lambda: run_pair(lambda f: segment_frame(f, preset), f1, f3), args.repeats)
             l1, l3 = segment_frame(f1, preset), segment_frame(f3, preset)
 
             def cached_features(frame, labels, n, _f=dict(zip((id(f1), id(f3)), feats))):

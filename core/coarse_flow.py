@@ -15,15 +15,14 @@ Every other pixel gets flow 0, exactly like the original, which could not tell "
 """
 from __future__ import annotations
 
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
 
+from .concurrency import map_threaded
 from .errors import InputError
 from .match import Matches
 from .segment_stats import SegmentStats
@@ -160,6 +159,14 @@ def overlap_ratio(mask1: np.ndarray, mask2: np.ndarray, flow: np.ndarray) -> flo
     return float(np.logical_and(landed, mask2).sum()) / n
 
 
+def patch_shape(box1: np.ndarray, box2: np.ndarray) -> tuple[int, int]:
+    """``(h, w)`` of the padded DIS patches for two ``(x0, y0, x1, y1)`` inclusive boxes:
+    ``max(h1, h2, 16) + 10`` by ``max(w1, w2, 16) + 10``."""
+    h = max(int(box1[3] - box1[1]), int(box2[3] - box2[1])) + 1
+    w = max(int(box1[2] - box1[0]), int(box2[2] - box2[0])) + 1
+    return max(h, PATCH_MIN) + PATCH_BORDER, max(w, PATCH_MIN) + PATCH_BORDER
+
+
 def segment_flow(grey_src: np.ndarray, grey_dst: np.ndarray, src: SegmentStats, dst: SegmentStats,
                  i: int, j: int, dis: cv2.DISOpticalFlow) -> tuple[np.ndarray, np.ndarray] | None:
     """Flow of the pixels of source segment ``i`` towards destination segment ``j``.
@@ -170,8 +177,7 @@ def segment_flow(grey_src: np.ndarray, grey_dst: np.ndarray, src: SegmentStats, 
     b1, b2 = src.bbox[i], dst.bbox[j]
     p1, m1 = _masked_patch(grey_src, src.labels, i, b1)
     p2, m2 = _masked_patch(grey_dst, dst.labels, j, b2)
-    th = max(p1.shape[0], p2.shape[0], PATCH_MIN) + PATCH_BORDER
-    tw = max(p1.shape[1], p2.shape[1], PATCH_MIN) + PATCH_BORDER
+    th, tw = patch_shape(b1, b2)
     p1p, top1, left1 = _pad(p1, th, tw)
     p2p, _, _ = _pad(p2, th, tw)
     m1p, _, _ = _pad(m1, th, tw)
@@ -188,10 +194,6 @@ def segment_flow(grey_src: np.ndarray, grey_dst: np.ndarray, src: SegmentStats, 
     return vec, (ys + b1[1]) * w + (xs + b1[0])
 
 
-def _worker_count() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
-
-
 class _DisPerThread(threading.local):
     """One DIS object per worker thread (DIS objects keep scratch buffers and are not shared)."""
 
@@ -204,8 +206,9 @@ def directional_flows(jobs: list[tuple[np.ndarray, np.ndarray, SegmentStats, Seg
                       ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Coarse flows for several ``(frame_src, frame_dst, src, dst, rank_sum, match)`` directions.
 
-    The per-segment DIS calls of all directions run in a thread pool (OpenCV releases the GIL;
-    each segment writes its own pixels, so the result does not depend on the order).
+    The per-segment DIS calls of all directions run on a thread pool, largest patch first so that
+    no thread is left with a big patch at the end (OpenCV releases the GIL; each segment writes
+    its own pixels, so the result does not depend on the order).
     Returns per direction ``(float64 (2, H, W), valid bool (H, W))``.
     """
     outputs, tasks = [], []
@@ -215,18 +218,14 @@ def directional_flows(jobs: list[tuple[np.ndarray, np.ndarray, SegmentStats, Seg
         outputs.append((np.zeros((2, h * w), np.float64), np.zeros(h * w, bool)))
         for i in candidate_segments(src, dst, rank_sum, match, rank_sum_threshold):
             tasks.append((d, greys, src, dst, int(i), int(match[i])))
+    tasks.sort(key=lambda t: np.prod(patch_shape(t[2].bbox[t[4]], t[3].bbox[t[5]])), reverse=True)
     local = _DisPerThread()
 
     def run(task):
         d, (g_src, g_dst), src, dst, i, j = task
         return d, segment_flow(g_src, g_dst, src, dst, i, j, local.dis)
 
-    n = workers or _worker_count()
-    if n > 1 and len(tasks) > 1:
-        with ThreadPoolExecutor(n) as pool:
-            results = list(pool.map(run, tasks))
-    else:
-        results = [run(t) for t in tasks]
+    results = map_threaded(run, tasks, workers)
     for d, res in results:
         if res is not None:
             vec, idx = res

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from .coarse_flow import CoarseFlow, coarse_flow
+from .concurrency import map_threaded
 from .errors import InputError
 from .images import check_same_size, to_rgb_uint8
 from .match import FeatureKind, Matches, match_segments
@@ -86,8 +87,8 @@ def segment_clip(frames: Sequence[np.ndarray], options: SGMOptions = SGMOptions(
     if (wh, ww) != (h, w):
         rgb = [cv2.resize(f, (ww, wh)) for f in rgb]
     labels = []
-    for i, f in enumerate(rgb):
-        labels.append(segment_frame(f, options.preset))
+    for i, lab in enumerate(map_threaded(lambda frame: segment_frame(frame, options.preset), rgb)):
+        labels.append(lab)
         step(i + 1, len(rgb))
     return SegmentedClip(rgb, labels, (h, w), options)
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .coarse_flow import CoarseFlow, coarse_flow
+from .concurrency import run_pair
 from .errors import InputError
 from .images import ArrayLike, rgb_pair
 from .match import FeatureKind, Matches, match_segments
@@ -121,8 +122,7 @@ def run_sgm(
         b = cv2.resize(b, (ww, wh))
     t1 = time.perf_counter()
     timings["resize"] = t1 - t0
-    labels1 = segment_frame(a, options.preset)
-    labels3 = segment_frame(b, options.preset)
+    labels1, labels3 = run_pair(lambda frame: segment_frame(frame, options.preset), a, b)
     t2 = time.perf_counter()
     timings["segment"] = t2 - t1
     matches = match_segments(a, b, labels1, labels3, features=options.features, vgg=vgg, device=device)

@@ -84,6 +84,20 @@ def test_pooling_is_a_per_label_mean_with_zero_for_absent_labels():
     assert out[0].tolist() == [2.5, 4.5, 9.5, 0.0]
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_pooling_sums_each_channel_in_pixel_order_like_a_scatter(channels_last):
+    """The original pooled with a per-channel scatter; ours must give the same float32 bits."""
+    g = torch.Generator().manual_seed(0)
+    f = torch.rand(1, 24, 37, 53, generator=g) * 100
+    if channels_last:
+        f = f.contiguous(memory_format=torch.channels_last)
+    lab = torch.randint(0, 9, (37, 53), generator=g)
+    flat = lab.reshape(-1)
+    sums = torch.zeros(24, 10).scatter_add_(1, flat.expand(24, -1), f[0].reshape(24, -1))
+    reference = sums / torch.bincount(flat, minlength=10).float().clamp(min=1)
+    assert torch.equal(M.pool_by_label(f[0], lab, 10), reference)
+
+
 @pytest.mark.parametrize("features", ["colour", "vgg"])
 def test_synthetic_shapes_match_their_own_shape(synthetic_triplet, features):
     """Label maps from the owner maps (each drawn shape one segment): matches pair equal owners."""
