@@ -235,7 +235,59 @@ def mutual_matching(affinity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
     return rank_sum_13, match_13, rank_sum_31, match_31
 
 
-# --------------------------------------------------------------------------- entry point
+# --------------------------------------------------------------------------- entry points
+FeatureFn = Callable[[np.ndarray, np.ndarray, int], torch.Tensor]
+"""``(frame uint8 RGB (H, W, 3), labels int32 (H, W), L) -> (C, L)`` non-negative descriptors."""
+
+
+@dataclass(frozen=True)
+class SegmentDescriptors:
+    """One frame's segments, ready to be matched against another frame's.
+
+    Attributes:
+        stats: per-segment statistics of the label map.
+        features: ``float32 (C, L)`` descriptors, each column non-negative and summing to 1.
+    """
+
+    stats: SegmentStats
+    features: torch.Tensor
+
+
+def feature_function(features: FeatureKind = "vgg", vgg: VGG19Features | None = None,
+                     device: torch.device | str = "cpu") -> FeatureFn:
+    """The descriptor of a feature kind: VGG-19 (needs ``vgg``) or the weight-free colour/shape one."""
+    if features == "vgg":
+        if vgg is None:
+            raise InputError("VGG features need a VGG-19 network (or use features='colour')")
+        return lambda frame, labels, n: vgg_segment_features(vgg, frame, labels, n, device)
+    if features == "colour":
+        return colour_shape_features
+    raise InputError(f"unknown feature kind {features!r}; use 'vgg' or 'colour'")
+
+
+def describe_segments(frame: np.ndarray, labels: np.ndarray, feature_fn: FeatureFn) -> SegmentDescriptors:
+    """Statistics and normalised descriptors of one frame's segments.
+
+    Args:
+        frame: ``uint8`` RGB ``(H, W, 3)``.
+        labels: ``int32 (H, W)`` label map ``0..L-1`` of that frame.
+    """
+    if labels.shape != frame.shape[:2]:
+        raise InputError(f"frame {frame.shape} and label map {labels.shape} must agree")
+    stats = segment_stats(labels)
+    return SegmentDescriptors(stats, normalise_features(feature_fn(frame, stats.labels, stats.num_labels).float()))
+
+
+def match_descriptors(d1: SegmentDescriptors, d3: SegmentDescriptors) -> Matches:
+    """Penalised affinity and mutual matching of two described frames."""
+    if d1.stats.labels.shape != d3.stats.labels.shape:
+        raise InputError(f"label maps {d1.stats.labels.shape} and {d3.stats.labels.shape} must have one size")
+    p1 = d1.features
+    aff = penalised_affinity(p1, d3.features.to(p1.device), d1.stats, d3.stats).cpu()
+    r13, m13, r31, m31 = mutual_matching(aff)
+    return Matches(aff, r13, m13, r31, m31, d1.stats, d3.stats)
+
+
 def match_segments(
     frame1: np.ndarray,
     frame3: np.ndarray,
@@ -244,38 +296,20 @@ def match_segments(
     features: FeatureKind = "vgg",
     vgg: VGG19Features | None = None,
     device: torch.device | str = "cpu",
-    feature_fn: Callable[[np.ndarray, np.ndarray, int], torch.Tensor] | None = None,
+    feature_fn: FeatureFn | None = None,
 ) -> Matches:
-    """Match the segments of two frames.
+    """Match the segments of two frames (both frames described on two threads).
 
     Args:
         frame1, frame3: ``uint8`` RGB ``(H, W, 3)`` of the same size.
         labels1, labels3: ``int32 (H, W)`` label maps ``0..L-1`` (from ``segment_frame``).
         features: ``"vgg"`` (needs ``vgg``) or ``"colour"`` (weight-free).
-        feature_fn: optional custom ``(frame, labels, L) -> (C, L)`` descriptor.
+        feature_fn: optional custom descriptor; overrides ``features``.
     """
     if frame1.shape != frame3.shape or labels1.shape != frame1.shape[:2] or labels3.shape != frame3.shape[:2]:
         raise InputError(
             f"frames {frame1.shape}/{frame3.shape} and label maps {labels1.shape}/{labels3.shape} must agree"
         )
-    if feature_fn is None:
-        if features == "vgg":
-            if vgg is None:
-                raise InputError("VGG features need a VGG-19 network (or use features='colour')")
-
-            def feature_fn(f, l, n):  # noqa: E731 - small adapter
-                return vgg_segment_features(vgg, f, l, n, device)
-        elif features == "colour":
-            feature_fn = colour_shape_features
-        else:
-            raise InputError(f"unknown feature kind {features!r}; use 'vgg' or 'colour'")
-
-    def describe(frame_and_labels: tuple[np.ndarray, np.ndarray]) -> tuple[SegmentStats, torch.Tensor]:
-        frame, labels = frame_and_labels
-        stats = segment_stats(labels)
-        return stats, normalise_features(feature_fn(frame, stats.labels, stats.num_labels).float())
-
-    (s1, p1), (s3, p3) = run_pair(describe, (frame1, labels1), (frame3, labels3))
-    aff = penalised_affinity(p1, p3.to(p1.device), s1, s3).cpu()
-    r13, m13, r31, m31 = mutual_matching(aff)
-    return Matches(aff, r13, m13, r31, m31, s1, s3)
+    fn = feature_fn or feature_function(features, vgg, device)
+    d1, d3 = run_pair(lambda frame_labels: describe_segments(*frame_labels, fn), (frame1, labels1), (frame3, labels3))
+    return match_descriptors(d1, d3)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
+from .frame_memo import FrameMemo
 from .images import ArrayLike, rgb_pair, to_image, to_tensor
 from .refine import PairFlows, refine_dis
 from .sgm import SGMOptions, SGMResult, run_sgm
@@ -85,6 +86,8 @@ class Interpolator:
             sgm = SGMOptions(sgm.preset, "colour", sgm.working_size, sgm.rank_sum_threshold)
         self.sgm_options = sgm
         self.use_sgm = use_sgm
+        self.sgm_memo = FrameMemo(capacity=2)
+        """Per-frame SGM work of the last two frames: a clip's interior frames are described once."""
 
     @property
     def weight_free(self) -> bool:
@@ -94,7 +97,7 @@ class Interpolator:
         """Run SGM and flow refinement once for a pair."""
         a, b = rgb_pair(frame1, frame3)
         h, w = a.shape[:2]
-        sgm = run_sgm(a, b, self.sgm_options, vgg=self.vgg, device=self.device) if self.use_sgm else None
+        sgm = run_sgm(a, b, self.sgm_options, self.vgg, self.device, self.sgm_memo) if self.use_sgm else None
         coarse = sgm.flow_at(h, w) if sgm is not None else None
         if self.model is None:
             return PreparedPair(a, b, sgm, refine_dis(a, b, coarse))

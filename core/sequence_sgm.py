@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 
 from .coarse_flow import CoarseFlow, coarse_flow
-from .concurrency import map_threaded
+from .concurrency import map_threaded, run_pair
 from .errors import InputError
 from .images import check_same_size, to_rgb_uint8
-from .match import FeatureKind, Matches, match_segments
+from .match import FeatureKind, Matches, SegmentDescriptors, describe_segments, feature_function, match_descriptors
 from .refine import PairFlows
 from .segment import segment_frame
 from .sgm import SGMOptions, working_size_for
@@ -95,14 +95,21 @@ def segment_clip(frames: Sequence[np.ndarray], options: SGMOptions = SGMOptions(
 
 def match_clip(segments: SegmentedClip, features: FeatureKind = "vgg", vgg: VGG19Features | None = None,
                device: str = "cpu", step: Step = _noop) -> MatchedClip:
-    """Match the segments of every consecutive pair."""
+    """Match the segments of every consecutive pair (each frame described once, not twice)."""
     n = len(segments.frames)
     if n < 2:
         raise InputError("matching needs at least two frames (one pair); got 1")
+    feature_fn = feature_function(features, vgg, device)
+
+    def describe(k: int) -> SegmentDescriptors:
+        return describe_segments(segments.frames[k], segments.labels[k], feature_fn)
+
     out = []
+    previous, current = run_pair(describe, 0, 1)
     for k in range(n - 1):
-        out.append(match_segments(segments.frames[k], segments.frames[k + 1], segments.labels[k],
-                                  segments.labels[k + 1], features=features, vgg=vgg, device=device))
+        if k > 0:
+            previous, current = current, describe(k + 1)
+        out.append(match_descriptors(previous, current))
         step(k + 1, n - 1)
     return MatchedClip(segments, out)
 

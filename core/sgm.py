@@ -16,8 +16,10 @@ import torch
 from .coarse_flow import CoarseFlow, coarse_flow
 from .concurrency import run_pair
 from .errors import InputError
+from .frame_memo import FrameMemo
 from .images import ArrayLike, rgb_pair
-from .match import FeatureKind, Matches, match_segments
+from .match import (FeatureFn, FeatureKind, Matches, SegmentDescriptors, describe_segments, feature_function,
+                    match_descriptors)
 from .segment import PRESETS, segment_frame
 from .vgg import VGG19Features
 
@@ -97,12 +99,38 @@ def working_size_for(height: int, width: int, working_size: WorkingSize) -> tupl
     return h, w
 
 
+@dataclass(frozen=True)
+class DescribedFrame:
+    """The per-frame half of SGM, which does not depend on the other frame.
+
+    Attributes:
+        frame: ``uint8`` RGB ``(h, w, 3)`` at the working size.
+        labels: ``int32 (h, w)`` label map.
+        descriptors: segment statistics and normalised features for matching.
+    """
+
+    frame: np.ndarray
+    labels: np.ndarray
+    descriptors: SegmentDescriptors
+
+
+def describe_frame(frame: np.ndarray, options: SGMOptions, feature_fn: FeatureFn) -> DescribedFrame:
+    """Resize ``frame`` (``uint8`` RGB) to the working size, segment it and describe its segments."""
+    h, w = frame.shape[:2]
+    wh, ww = working_size_for(h, w, options.working_size)
+    if (wh, ww) != (h, w):
+        frame = cv2.resize(frame, (ww, wh))
+    labels = segment_frame(frame, options.preset)
+    return DescribedFrame(frame, labels, describe_segments(frame, labels, feature_fn))
+
+
 def run_sgm(
     frame1: ArrayLike,
     frame3: ArrayLike,
     options: SGMOptions = SGMOptions(),
     vgg: VGG19Features | None = None,
     device: torch.device | str = "cpu",
+    memo: FrameMemo | None = None,
 ) -> SGMResult:
     """Segment, match and compute coarse flows for one pair of frames.
 
@@ -111,23 +139,26 @@ def run_sgm(
         options: see :class:`SGMOptions`.
         vgg: VGG-19 features network, required when ``options.features == "vgg"``.
         device: where the VGG forward runs.
+        memo: remembers the per-frame half (:func:`describe_frame`) of recent frames, so that a
+            clip walked pair by pair segments and describes each frame once.
     """
     a, b = rgb_pair(frame1, frame3)
-    h, w = a.shape[:2]
-    wh, ww = working_size_for(h, w, options.working_size)
+    feature_fn = feature_function(options.features, vgg, device)
+    context = (options, id(vgg), str(device))
+
+    def describe(frame: np.ndarray) -> DescribedFrame:
+        if memo is None:
+            return describe_frame(frame, options, feature_fn)
+        return memo.get(frame, context, lambda: describe_frame(frame, options, feature_fn))
+
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    if (wh, ww) != (h, w):
-        a = cv2.resize(a, (ww, wh))
-        b = cv2.resize(b, (ww, wh))
+    d1, d3 = run_pair(describe, a, b)
     t1 = time.perf_counter()
-    timings["resize"] = t1 - t0
-    labels1, labels3 = run_pair(lambda frame: segment_frame(frame, options.preset), a, b)
+    timings["describe"] = t1 - t0
+    matches = match_descriptors(d1.descriptors, d3.descriptors)
     t2 = time.perf_counter()
-    timings["segment"] = t2 - t1
-    matches = match_segments(a, b, labels1, labels3, features=options.features, vgg=vgg, device=device)
-    t3 = time.perf_counter()
-    timings["match"] = t3 - t2
-    flow = coarse_flow(a, b, matches, options.rank_sum_threshold)
-    timings["coarse_flow"] = time.perf_counter() - t3
-    return SGMResult(a, b, labels1, labels3, matches, flow, (h, w), timings)
+    timings["match"] = t2 - t1
+    flow = coarse_flow(d1.frame, d3.frame, matches, options.rank_sum_threshold)
+    timings["coarse_flow"] = time.perf_counter() - t2
+    return SGMResult(d1.frame, d3.frame, d1.labels, d3.labels, matches, flow, a.shape[:2], timings)
