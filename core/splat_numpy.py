@@ -11,12 +11,7 @@ import numpy as np
 
 def splat_average_numpy(values: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """:func:`splat_average` for one small ``(H, W)`` float array and an OpenCV-layout flow
-    ``(H, W, 2)``, in NumPy.
-
-    Used inside per-segment loops that alternate with OpenCV calls, where dispatching many tiny
-    torch ops costs more than the work itself.
-    """
-
+    ``(H, W, 2)`` (x, y), in NumPy; returns ``float32 (H, W)``."""
     h, w = values.shape
     fx = flow[..., 0].astype(np.float32)
     fy = flow[..., 1].astype(np.float32)
