@@ -111,10 +111,10 @@ def pool_features(feats: list[torch.Tensor], labels: np.ndarray, num_labels: int
     ``(960, L)``."""
     lab = _subsample_labels(torch.from_numpy(labels).long().to(feats[0].device), len(feats))
     pooled = []
-    for f, l in zip(feats, lab):
-        if f.shape[-2:] != l.shape:
-            raise InputError(f"internal: VGG level {tuple(f.shape)} does not fit labels {tuple(l.shape)}")
-        pooled.append(pool_by_label(f[0], l, num_labels))
+    for level, level_labels in zip(feats, lab):
+        if level.shape[-2:] != level_labels.shape:
+            raise InputError(f"internal: VGG level {tuple(level.shape)} does not fit labels {tuple(level_labels.shape)}")
+        pooled.append(pool_by_label(level[0], level_labels, num_labels))
     return torch.cat(pooled, 0)
 
 

@@ -61,7 +61,7 @@ class AnimeInterpSegment:
         frames = image_batch_to_frames(images)
         options = SGMOptions(preset=preset, working_size=parse_working_size(working_size))
         segments = segment_clip(frames, options, step=progress_step(len(frames)))
-        previews = [preview.segments_preview(l, seed=i) for i, l in enumerate(segments.labels)]
+        previews = [preview.segments_preview(labels, seed=i) for i, labels in enumerate(segments.labels)]
         return (segments, frames_to_image_batch(previews, comfy_env.intermediate_device()))
 
 

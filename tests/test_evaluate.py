@@ -223,7 +223,10 @@ def test_error_map_colours():
 
 def test_worst_tracker_keeps_k_strips(tmp_path):
     tracker = WorstTracker(tmp_path, k=2)
-    strip = lambda: np.zeros((8, 8, 3), np.uint8)
+
+    def strip():
+        return np.zeros((8, 8, 3), np.uint8)
+
     for name, badness in (("a", 1.0), ("b", 5.0), ("c", 3.0), ("d", 0.5)):
         tracker.offer("m", name, badness, strip)
     assert tracker.worst("m") == [(5.0, "b"), (3.0, "c")]

@@ -53,13 +53,18 @@ def reference_lpips(x: torch.Tensor, y: torch.Tensor, tv: dict, heads: dict) -> 
     def feats(img):
         h = (img * 2 - 1 - shift) / scale
         out = []
-        h = F.relu(F.conv2d(h, tv["features.0.weight"], tv["features.0.bias"], stride=4, padding=2)); out.append(h)
+        h = F.relu(F.conv2d(h, tv["features.0.weight"], tv["features.0.bias"], stride=4, padding=2))
+        out.append(h)
         h = F.max_pool2d(h, kernel_size=3, stride=2)
-        h = F.relu(F.conv2d(h, tv["features.3.weight"], tv["features.3.bias"], padding=2)); out.append(h)
+        h = F.relu(F.conv2d(h, tv["features.3.weight"], tv["features.3.bias"], padding=2))
+        out.append(h)
         h = F.max_pool2d(h, kernel_size=3, stride=2)
-        h = F.relu(F.conv2d(h, tv["features.6.weight"], tv["features.6.bias"], padding=1)); out.append(h)
-        h = F.relu(F.conv2d(h, tv["features.8.weight"], tv["features.8.bias"], padding=1)); out.append(h)
-        h = F.relu(F.conv2d(h, tv["features.10.weight"], tv["features.10.bias"], padding=1)); out.append(h)
+        h = F.relu(F.conv2d(h, tv["features.6.weight"], tv["features.6.bias"], padding=1))
+        out.append(h)
+        h = F.relu(F.conv2d(h, tv["features.8.weight"], tv["features.8.bias"], padding=1))
+        out.append(h)
+        h = F.relu(F.conv2d(h, tv["features.10.weight"], tv["features.10.bias"], padding=1))
+        out.append(h)
         return out
 
     total = 0
@@ -83,7 +88,10 @@ def _pair(seed=0, h=40, w=56):
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     b = np.clip(a.astype(int) + rng.integers(-40, 41, a.shape), 0, 255).astype(np.uint8)
-    to_t = lambda x: torch.from_numpy(x).permute(2, 0, 1)[None]
+
+    def to_t(x):
+        return torch.from_numpy(x).permute(2, 0, 1)[None]
+
     return a, b, to_t(a), to_t(b)
 
 

@@ -59,7 +59,10 @@ def compare_frames(pred: torch.Tensor, gt: torch.Tensor, lpips: LPIPS | None = N
 def error_maps(pred: torch.Tensor, gt: torch.Tensor, saturation: float = DEFAULT_SATURATION) -> torch.Tensor:
     """Colour-coded error maps ``(B, H, W, 3)`` float [0, 1] (see :func:`.error_map.error_map`)."""
     pred, gt = pair_batches(pred, gt)
-    to_u8 = lambda t: (t.permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+
+    def to_u8(t: torch.Tensor) -> np.ndarray:
+        return (t.permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+
     maps = [error_map(to_u8(p), to_u8(g), saturation) for p, g in zip(pred, gt)]
     return torch.from_numpy(np.stack(maps)).float() / 255.0
 
