@@ -1,7 +1,10 @@
 """Segment-guided matching (SGM): segment both frames, match the segments, build coarse flows.
 
 This is the orchestration of ``segment`` -> ``match`` -> ``coarse_flow`` for one frame pair,
-including the choice of the working size (the original always resized to 960x540).
+including the choice of the working size (the original always resized to 960x540). The work
+splits in a per-frame half (:func:`describe_frame`: resize, segment, per-segment descriptors),
+done for both frames at once on two threads and memoisable across the pairs of a clip, and a
+per-pair half (matching and the coarse flows).
 """
 from __future__ import annotations
 
