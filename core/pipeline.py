@@ -9,7 +9,7 @@ in-betweens come from them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -68,7 +68,8 @@ class Interpolator:
         vgg: VGG-19 features for SGM matching; None matches with the weight-free colour/shape
             descriptor.
         sgm: SGM options (preset, working size...); the feature kind follows ``vgg`` unless
-            set explicitly to "colour".
+            set explicitly to "colour", and unset coarse-flow DIS settings become "original"
+            with a model and "fast" without one.
         use_sgm: False skips SGM (the model then starts from zero flow, DIS from scratch).
         device: where the networks run (default: the model's device, else CPU).
     """
@@ -83,7 +84,11 @@ class Interpolator:
         self.device = torch.device(device)
         sgm = sgm or SGMOptions()
         if vgg is None and sgm.features == "vgg":
-            sgm = SGMOptions(sgm.preset, "colour", sgm.working_size, sgm.rank_sum_threshold)
+            sgm = replace(sgm, features="colour")
+        if sgm.coarse_flow_dis is None:
+            # the checkpoints were trained on the original's coarse flows; nothing was trained on
+            # the weight-free path's, and the faster DIS scores the same there (core.coarse_flow)
+            sgm = replace(sgm, coarse_flow_dis="original" if model is not None else "fast")
         self.sgm_options = sgm
         self.use_sgm = use_sgm
         self.sgm_memo = FrameMemo(capacity=2)

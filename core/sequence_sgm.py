@@ -120,7 +120,8 @@ def coarse_flow_clip(matched: MatchedClip, step: Step = _noop) -> ClipFlows:
     h, w = seg.input_size
     pairs, valid = [], []
     for k, m in enumerate(matched.matches):
-        cf: CoarseFlow = coarse_flow(seg.frames[k], seg.frames[k + 1], m, seg.options.rank_sum_threshold)
+        cf: CoarseFlow = coarse_flow(seg.frames[k], seg.frames[k + 1], m, seg.options.rank_sum_threshold,
+                                     seg.options.coarse_flow_dis or "original")
         cf = cf.resized(h, w)
         pairs.append(PairFlows(cf.flow_13.astype(np.float32), cf.flow_31.astype(np.float32), "coarse"))
         valid.append((cf.valid_13, cf.valid_31))

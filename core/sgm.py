@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from .coarse_flow import CoarseFlow, coarse_flow
+from .coarse_flow import CoarseFlow, DisSettings, check_dis_settings, coarse_flow
 from .concurrency import run_pair
 from .errors import InputError
 from .frame_memo import FrameMemo
@@ -46,18 +46,24 @@ class SGMOptions:
             (keeping the aspect ratio) to about that many pixels, for which the SGM thresholds
             were tuned.
         rank_sum_threshold: largest mutual rank sum accepted as a match (0 = mutual best).
+        coarse_flow_dis: DIS settings of the coarse flows (``core.coarse_flow.make_dis``):
+            ``"original"`` (the flows the checkpoints were trained on), ``"fast"``, or None:
+            ``"original"``, except in a weight-free ``Interpolator``, which picks ``"fast"``.
     """
 
     preset: str = "japan"
     features: FeatureKind = "vgg"
     working_size: WorkingSize = "auto"
     rank_sum_threshold: int = 0
+    coarse_flow_dis: DisSettings | None = None
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise InputError(f"unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}")
         if self.features not in ("vgg", "colour"):
             raise InputError(f"unknown features {self.features!r}; use 'vgg' or 'colour'")
+        if self.coarse_flow_dis is not None:
+            check_dis_settings(self.coarse_flow_dis)
         ws = self.working_size
         if ws not in (None, "auto") and not (
             isinstance(ws, tuple) and len(ws) == 2 and all(isinstance(v, int) and v >= 8 for v in ws)
@@ -162,6 +168,6 @@ def run_sgm(
     matches = match_descriptors(d1.descriptors, d3.descriptors)
     t2 = time.perf_counter()
     timings["match"] = t2 - t1
-    flow = coarse_flow(d1.frame, d3.frame, matches, options.rank_sum_threshold)
+    flow = coarse_flow(d1.frame, d3.frame, matches, options.rank_sum_threshold, options.coarse_flow_dis or "original")
     timings["coarse_flow"] = time.perf_counter() - t2
     return SGMResult(d1.frame, d3.frame, d1.labels, d3.labels, matches, flow, a.shape[:2], timings)

@@ -4,11 +4,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from comfyui_animeinterp.core import coarse_flow as C
 from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.match import match_segments
+from comfyui_animeinterp.core.pipeline import Interpolator
+from comfyui_animeinterp.core.sgm import SGMOptions, run_sgm
 from comfyui_animeinterp.core.vgg import build_vgg19
 from tests.support.weight_rule import rule_state_dict
 
@@ -31,6 +34,36 @@ def test_published_thresholds_are_pinned():
     assert dis.getVariationalRefinementIterations() == 25
     assert dis.getFinestScale() == 0 and dis.getGradientDescentIterations() == 50
     assert dis.getPatchSize() == 8 and dis.getPatchStride() == 3  # from PRESET_MEDIUM
+
+
+def test_fast_settings_are_the_stock_medium_preset_and_unknown_ones_are_refused():
+    fast = C.make_dis("fast")
+    assert (fast.getFinestScale(), fast.getGradientDescentIterations(), fast.getVariationalRefinementIterations()) == (1, 25, 5)
+    with pytest.raises(InputError, match="DIS settings"):
+        C.make_dis("slow")
+    with pytest.raises(InputError, match="DIS settings"):
+        SGMOptions(coarse_flow_dis="slow")
+
+
+def test_the_learned_path_keeps_the_original_flows_and_the_weight_free_one_goes_fast():
+    assert Interpolator().sgm_options.coarse_flow_dis == "fast"
+    model = torch.nn.Linear(1, 1)  # any module: the options only look at whether there is one
+    assert Interpolator(model).sgm_options.coarse_flow_dis == "original"
+    explicit = Interpolator(sgm=SGMOptions(coarse_flow_dis="original"))
+    assert explicit.sgm_options.coarse_flow_dis == "original"
+    assert SGMOptions().coarse_flow_dis is None  # run_sgm and the SGM nodes: the original's
+
+
+def test_run_sgm_uses_the_original_settings_unless_told_otherwise(synthetic_triplet, monkeypatch):
+    asked = []
+    real = C.make_dis
+    monkeypatch.setattr(C, "make_dis", lambda settings="original": asked.append(settings) or real(settings))
+    t = synthetic_triplet
+    run_sgm(t.frame1, t.frame3, SGMOptions(features="colour"))
+    assert asked and set(asked) == {"original"}
+    asked.clear()
+    run_sgm(t.frame1, t.frame3, SGMOptions(features="colour", coarse_flow_dis="fast"))
+    assert asked and set(asked) == {"fast"}
 
 
 def test_flows_equal_the_original(fixture_and_flow):
@@ -58,7 +91,8 @@ def test_valid_mask_marks_exactly_the_accepted_segments(fixture_and_flow):
         assert not np.abs(flow[:, ~valid]).any()  # zero outside: the original's output is kept
 
 
-def test_synthetic_coarse_flow_is_accurate(synthetic_triplet):
+@pytest.mark.parametrize("dis", ["original", "fast"])
+def test_synthetic_coarse_flow_is_accurate(synthetic_triplet, dis):
     """With the drawn shapes as segments, the flow of matched shapes is close to the truth.
 
     Bound: median end-point error < 1 px and 90th percentile < 3 px over valid pixels of moving
@@ -66,7 +100,7 @@ def test_synthetic_coarse_flow_is_accurate(synthetic_triplet):
     t = synthetic_triplet
     l1, l3 = t.owner1.astype(np.int32), t.owner3.astype(np.int32)
     m = match_segments(t.frame1, t.frame3, l1, l3, features="colour")
-    cf = C.coarse_flow(t.frame1, t.frame3, m)
+    cf = C.coarse_flow(t.frame1, t.frame3, m, dis=dis)
     for flow, valid, gt, owner in [(cf.flow_13, cf.valid_13, t.flow_13, t.owner1),
                                    (cf.flow_31, cf.valid_31, t.flow_31, t.owner3)]:
         moving = valid & (owner > 1)
