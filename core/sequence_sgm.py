@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from .coarse_flow import CoarseFlow, coarse_flow
+from .coarse_flow import CoarseFlow, DisSettings, coarse_flow
 from .concurrency import map_threaded, run_pair
 from .errors import InputError
 from .images import check_same_size, to_rgb_uint8
@@ -114,14 +114,17 @@ def match_clip(segments: SegmentedClip, features: FeatureKind = "vgg", vgg: VGG1
     return MatchedClip(segments, out)
 
 
-def coarse_flow_clip(matched: MatchedClip, step: Step = _noop) -> ClipFlows:
-    """Coarse flows (both directions) of every pair, resized to the input frame size."""
+def coarse_flow_clip(matched: MatchedClip, step: Step = _noop, dis: DisSettings | None = None) -> ClipFlows:
+    """Coarse flows (both directions) of every pair, resized to the input frame size.
+
+    ``dis`` overrides the DIS settings of the clip's SGM options (``core.coarse_flow.make_dis``).
+    """
     seg = matched.segments
+    dis = dis or seg.options.coarse_flow_dis or "original"
     h, w = seg.input_size
     pairs, valid = [], []
     for k, m in enumerate(matched.matches):
-        cf: CoarseFlow = coarse_flow(seg.frames[k], seg.frames[k + 1], m, seg.options.rank_sum_threshold,
-                                     seg.options.coarse_flow_dis or "original")
+        cf: CoarseFlow = coarse_flow(seg.frames[k], seg.frames[k + 1], m, seg.options.rank_sum_threshold, dis)
         cf = cf.resized(h, w)
         pairs.append(PairFlows(cf.flow_13.astype(np.float32), cf.flow_31.astype(np.float32), "coarse"))
         valid.append((cf.valid_13, cf.valid_31))

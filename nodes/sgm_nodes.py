@@ -106,7 +106,16 @@ class AnimeInterpCoarseFlow:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"matches": ("MATCHES",)}}
+        return {
+            "required": {"matches": ("MATCHES",)},
+            "optional": {
+                "dis_settings": (["original", "fast"], {
+                    "default": "original",
+                    "tooltip": "'original': the original code's DIS settings, the flows the published "
+                               "checkpoints were trained on. 'fast': OpenCV's stock preset, about 4x "
+                               "faster; fine without a model (weight-free refinement)."}),
+            },
+        }
 
     RETURN_TYPES = ("FLOW", "IMAGE")
     RETURN_NAMES = ("flow", "preview")
@@ -115,10 +124,10 @@ class AnimeInterpCoarseFlow:
     DESCRIPTION = ("Per matched piece: box-centre shift + DIS deformation; zero elsewhere. "
                    "Preview: forward | backward flow, grey = no valid match.")
 
-    def run(self, matches: MatchedClip):
+    def run(self, matches: MatchedClip, dis_settings="original"):
         if not isinstance(matches, MatchedClip):
             raise InputError("'matches' must come from an AnimeInterp Match node")
-        flows = coarse_flow_clip(matches, step=progress_step(len(matches.matches)))
+        flows = coarse_flow_clip(matches, step=progress_step(len(matches.matches)), dis=dis_settings)
         return (flows, flow_previews(flows))
 
 

@@ -54,3 +54,19 @@ def test_bad_inputs(clip_images):
     assert AnimeInterpSegment.VALIDATE_INPUTS("manga", "auto") is not True
     with pytest.raises(InputError, match="empty"):
         AnimeInterpSegment().run(clip_images[:0], "japan", "auto")
+
+
+def test_coarse_flow_node_dis_settings(clip_images):
+    seg, _ = AnimeInterpSegment().run(clip_images, "japan", "auto")
+    matches, _ = AnimeInterpMatch().run(seg, "colour")
+    original, _ = AnimeInterpCoarseFlow().run(matches)
+    explicit, _ = AnimeInterpCoarseFlow().run(matches, "original")
+    fast, _ = AnimeInterpCoarseFlow().run(matches, "fast")
+    assert np.array_equal(original.pairs[0].flow_13, explicit.pairs[0].flow_13)
+    assert not np.array_equal(original.pairs[0].flow_13, fast.pairs[0].flow_13)
+    # the same pieces move; only the per-piece deformation differs, by little
+    moving = original.valid[0][0] & fast.valid[0][0]
+    assert moving.sum() > 0.9 * original.valid[0][0].sum()
+    assert np.median(np.hypot(*(original.pairs[0].flow_13 - fast.pairs[0].flow_13))[moving]) < 1.0
+    with pytest.raises(InputError, match="DIS settings"):
+        AnimeInterpCoarseFlow().run(matches, "slowest")
