@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import cv2
 import numpy as np
@@ -102,11 +102,12 @@ def _resize_mask_nearest(mask: np.ndarray, height: int, width: int) -> np.ndarra
 
 DisSettings = Literal["original", "fast"]
 """DIS settings of the per-segment flows, see :func:`make_dis`."""
+DIS_SETTINGS: tuple[DisSettings, ...] = get_args(DisSettings)
 
 
 def check_dis_settings(settings: str) -> None:
-    if settings not in ("original", "fast"):
-        raise InputError(f"unknown DIS settings {settings!r}; use 'original' or 'fast'")
+    if settings not in DIS_SETTINGS:
+        raise InputError(f"unknown DIS settings {settings!r}; use one of {list(DIS_SETTINGS)}")
 
 
 def make_dis(settings: DisSettings = "original") -> cv2.DISOpticalFlow:

@@ -51,6 +51,13 @@ def _colour_wheel() -> np.ndarray:
 _WHEEL = _colour_wheel()
 
 
+def flow_pair_preview(flow_13: np.ndarray, flow_31: np.ndarray, valid_13: np.ndarray | None = None,
+                      valid_31: np.ndarray | None = None) -> np.ndarray:
+    """Forward | backward flow side by side on one colour scale: ``uint8 (H, 2W, 3)``."""
+    scale = max(float(np.abs(flow_13).max()), float(np.abs(flow_31).max()), 1.0)
+    return np.hstack([flow_to_rgb(flow_13, scale, valid_13), flow_to_rgb(flow_31, scale, valid_31)])
+
+
 def flow_to_rgb(flow: np.ndarray, max_magnitude: float | None = None, valid: np.ndarray | None = None) -> np.ndarray:
     """Colour-code a flow: hue = direction, saturation = magnitude (white = no motion).
 

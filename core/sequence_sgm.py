@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-import cv2
 import numpy as np
 
 from .coarse_flow import CoarseFlow, DisSettings, coarse_flow
@@ -19,7 +18,7 @@ from .images import check_same_size, to_rgb_uint8
 from .match import FeatureKind, Matches, SegmentDescriptors, describe_segments, feature_function, match_descriptors
 from .refine import PairFlows
 from .segment import segment_frame
-from .sgm import SGMOptions, working_size_for
+from .sgm import SGMOptions, to_working_size
 from .vgg import VGG19Features
 
 Step = Callable[[int, int], None]
@@ -83,9 +82,7 @@ def segment_clip(frames: Sequence[np.ndarray], options: SGMOptions = SGMOptions(
         raise InputError("no frames to segment")
     rgb = [to_rgb_uint8(f, f"frame {i}") for i, f in enumerate(frames)]
     h, w = check_same_size(rgb)
-    wh, ww = working_size_for(h, w, options.working_size)
-    if (wh, ww) != (h, w):
-        rgb = [cv2.resize(f, (ww, wh)) for f in rgb]
+    rgb = [to_working_size(f, options.working_size) for f in rgb]
     labels = []
     for i, lab in enumerate(map_threaded(lambda frame: segment_frame(frame, options.preset), rgb)):
         labels.append(lab)
@@ -120,7 +117,7 @@ def coarse_flow_clip(matched: MatchedClip, step: Step = _noop, dis: DisSettings 
     ``dis`` overrides the DIS settings of the clip's SGM options (``core.coarse_flow.make_dis``).
     """
     seg = matched.segments
-    dis = dis or seg.options.coarse_flow_dis or "original"
+    dis = dis or seg.options.dis_settings
     h, w = seg.input_size
     pairs, valid = [], []
     for k, m in enumerate(matched.matches):

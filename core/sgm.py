@@ -70,6 +70,11 @@ class SGMOptions:
         ):
             raise InputError(f"working_size must be None, 'auto' or (width, height) >= 8; got {ws!r}")
 
+    @property
+    def dis_settings(self) -> DisSettings:
+        """The coarse-flow DIS settings in force: ``coarse_flow_dis``, by default ``"original"``."""
+        return self.coarse_flow_dis or "original"
+
 
 @dataclass
 class SGMResult:
@@ -123,12 +128,16 @@ class DescribedFrame:
     descriptors: SegmentDescriptors
 
 
+def to_working_size(frame: np.ndarray, working_size: WorkingSize) -> np.ndarray:
+    """``frame`` resized (``cv2.resize``, bilinear) to the SGM working size; itself if it fits."""
+    h, w = frame.shape[:2]
+    wh, ww = working_size_for(h, w, working_size)
+    return frame if (wh, ww) == (h, w) else cv2.resize(frame, (ww, wh))
+
+
 def describe_frame(frame: np.ndarray, options: SGMOptions, feature_fn: FeatureFn) -> DescribedFrame:
     """Resize ``frame`` (``uint8`` RGB) to the working size, segment it and describe its segments."""
-    h, w = frame.shape[:2]
-    wh, ww = working_size_for(h, w, options.working_size)
-    if (wh, ww) != (h, w):
-        frame = cv2.resize(frame, (ww, wh))
+    frame = to_working_size(frame, options.working_size)
     labels = segment_frame(frame, options.preset)
     return DescribedFrame(frame, labels, describe_segments(frame, labels, feature_fn))
 
@@ -168,6 +177,6 @@ def run_sgm(
     matches = match_descriptors(d1.descriptors, d3.descriptors)
     t2 = time.perf_counter()
     timings["match"] = t2 - t1
-    flow = coarse_flow(d1.frame, d3.frame, matches, options.rank_sum_threshold, options.coarse_flow_dis or "original")
+    flow = coarse_flow(d1.frame, d3.frame, matches, options.rank_sum_threshold, options.dis_settings)
     timings["coarse_flow"] = time.perf_counter() - t2
     return SGMResult(d1.frame, d3.frame, d1.labels, d3.labels, matches, flow, a.shape[:2], timings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import preview
+from ..core.coarse_flow import DIS_SETTINGS
 from ..core.errors import InputError
 from ..core.segment import PRESETS
 from ..core.sequence_sgm import ClipFlows, MatchedClip, SegmentedClip, coarse_flow_clip, match_clip, segment_clip
@@ -109,7 +110,7 @@ class AnimeInterpCoarseFlow:
         return {
             "required": {"matches": ("MATCHES",)},
             "optional": {
-                "dis_settings": (["original", "fast"], {
+                "dis_settings": (list(DIS_SETTINGS), {
                     "default": "original",
                     "tooltip": "'original': the original code's DIS settings, the flows the published "
                                "checkpoints were trained on. 'fast': OpenCV's stock preset, about 4x "
@@ -135,10 +136,8 @@ def flow_previews(flows: ClipFlows):
     """One IMAGE per pair: forward flow | backward flow, on a common colour scale."""
     pics = []
     for k, p in enumerate(flows.pairs):
-        scale = max(float(np.abs(p.flow_13).max()), float(np.abs(p.flow_31).max()), 1.0)
         v = flows.valid[k] if k < len(flows.valid) and flows.valid[k] is not None else (None, None)
-        pics.append(np.hstack([preview.flow_to_rgb(p.flow_13, scale, v[0]),
-                               preview.flow_to_rgb(p.flow_31, scale, v[1])]))
+        pics.append(preview.flow_pair_preview(p.flow_13, p.flow_31, *v))
     return frames_to_image_batch(pics, comfy_env.intermediate_device())
 
 
