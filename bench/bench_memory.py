@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_COMMAND = ("{python} -m comfyui_animeinterp.core.evaluate_cli --data {input} --method {method} "
+DEFAULT_COMMAND = ("{python} -m comfyui_animeinterp.core.cli.evaluate --data {input} --method {method} "
                    "--no-baselines --no-lpips --quiet --size native --worst 0 --out {out}")
 
 
@@ -85,8 +85,8 @@ def write_clip(folder: Path, width: int, height: int, frames: int, kind: str) ->
     It is made of 12-frame shots (6 drawings, a different scene each), so the motion per drawing
     and the triplets per frame do not depend on the length (4 triplets per shot).
     """
-    from comfyui_animeinterp.core.synthetic import make_clip
-    from comfyui_animeinterp.core.video import write_frames, write_video
+    from comfyui_animeinterp.core.data.synthetic import make_clip
+    from comfyui_animeinterp.core.io.video import write_frames, write_video
 
     clip = [f for shot in range((frames + 11) // 12) for f in make_clip(6, height, width, seed=shot, hold=2)]
     clip = clip[:frames]

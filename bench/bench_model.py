@@ -133,7 +133,9 @@ class StageTimer:
 
     @contextmanager
     def attached(self, model):
-        from comfyui_animeinterp.core.model import corr, flownet, interpolator
+        from comfyui_animeinterp.core.model import corr
+        from comfyui_animeinterp.core.model import flownet
+        from comfyui_animeinterp.core.model import interpolator
 
         self._hook(model.flow_net.encoder, "encoder")
         if model.flow_net.attention is not None:

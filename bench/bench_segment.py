@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from comfyui_animeinterp.core.segment import segment_frame
+    from comfyui_animeinterp.core.sgm.segment import segment_frame
 
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)

@@ -50,7 +50,7 @@ def _sync(device: torch.device) -> None:
 def bench_step(args: argparse.Namespace) -> dict:
     from comfyui_animeinterp.core.model import build_model
     from comfyui_animeinterp.core.train.losses import LossWeights, StyleLoss
-    from comfyui_animeinterp.core.vgg import random_vgg19
+    from comfyui_animeinterp.core.features.vgg19 import random_vgg19
 
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -101,7 +101,7 @@ def bench_step(args: argparse.Namespace) -> dict:
 
 
 def bench_flow_cache() -> dict:
-    from comfyui_animeinterp.core.sgm import SGMOptions
+    from comfyui_animeinterp.core.sgm.run import SGMOptions
     from comfyui_animeinterp.core.train.flow_cache import compute_flows, save_flows
 
     out = {}

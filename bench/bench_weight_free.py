@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> dict:
     from comfyui_animeinterp.core.evaluate.methods import get_method
     from comfyui_animeinterp.core.metrics import psnr
-    from comfyui_animeinterp.core.synthetic import make_triplet
+    from comfyui_animeinterp.core.data.synthetic import make_triplet
 
     torch.set_num_threads(args.threads)
     methods = {m: get_method(m) for m in METHODS}

@@ -22,7 +22,7 @@ def bench_pairs(height: int, width: int, real: Path | None = DEFAULT_REAL) -> di
     The real pair is resized with ``cv2.resize`` (bilinear), as the original SGM script did; it is
     left out when its folder is missing.
     """
-    from comfyui_animeinterp.core.synthetic import make_triplet
+    from comfyui_animeinterp.core.data.synthetic import make_triplet
 
     tri = make_triplet(height, width, seed=0)
     pairs = {"synthetic": (tri.frame1, tri.frame3)}

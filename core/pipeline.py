@@ -16,12 +16,12 @@ import numpy as np
 import torch
 
 from .errors import InputError
-from .frame_memo import FrameMemo
-from .images import ArrayLike, rgb_pair, to_image, to_tensor
-from .refine import PairFlows, refine_dis
-from .sgm import SGMOptions, SGMResult, run_sgm
-from .synthesize import blend_at
-from .vgg import VGG19Features
+from .clip.frame_memo import FrameMemo
+from .io.images import ArrayLike, rgb_pair, to_image, to_tensor
+from .weightfree.refine import PairFlows, refine_dis
+from .sgm.run import SGMOptions, SGMResult, run_sgm
+from .weightfree.blend import blend_at
+from .features.vgg19 import VGG19Features
 
 
 @dataclass
@@ -143,7 +143,7 @@ def build_interpolator(weights: str | None = None, vgg_weights: str | None = Non
     colour/shape descriptor.
     """
     from .model import load_model
-    from .vgg import load_vgg19
+    from .features.vgg19 import load_vgg19
     from .weights.resolve import resolve_weight
 
     model = load_model(resolve_weight(weights, search_dirs=search_dirs), device) if weights else None

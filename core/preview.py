@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .match import Matches
+from .sgm.match import Matches
 
 
 def label_colours(num_labels: int, seed: int = 0) -> np.ndarray:

@@ -4,12 +4,12 @@ from __future__ import annotations
 import torch
 
 from ..core.errors import InputError
-from ..core.images import to_rgb_uint8
+from ..core.io.images import to_rgb_uint8
 from ..core.pipeline import Interpolator
-from ..core.retime import RetimeOptions, retime_clip
-from ..core.schedule import Timing, frame_rate, multiplier, per_pair
-from ..core.segment import PRESETS
-from ..core.sgm import SGMOptions
+from ..core.clip.retime import RetimeOptions, retime_clip
+from ..core.clip.schedule import Timing, frame_rate, multiplier, per_pair
+from ..core.sgm.segment import PRESETS
+from ..core.sgm.run import SGMOptions
 from . import comfy_env
 from .model_cache import load_vgg
 from .node_support import MODEL_TOOLTIP, MODEL_TYPE, ImageBatchWriter, check_model, memory_guard, model_device

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import DataError, InputError
-from ..core.video import FrameReader, is_image_file
+from ..core.io.video import FrameReader, is_image_file
 from . import comfy_env
 from .node_support import ImageBatchWriter
 from .progress import progress_step

@@ -39,7 +39,7 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
 
 def load_vgg(name_or_path: str, device: torch.device) -> Any:
     """The SGM VGG-19 feature network on ``device``."""
-    from ..core.vgg import load_vgg19
+    from ..core.features.vgg19 import load_vgg19
 
     path = resolve(name_or_path)
     return _cached(("vgg", str(path), str(device)), lambda: load_vgg19(path).to(device))

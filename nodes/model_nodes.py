@@ -10,11 +10,11 @@ import logging
 
 import torch
 
-from ..core.clip_synthesis import refine_clip, synthesize_pair
+from ..core.clip.render import refine_clip, synthesize_pair
 from ..core.errors import InputError, WeightsError
 from ..core.pipeline import evenly_spaced_times
-from ..core.schedule import parse_times
-from ..core.sequence_sgm import ClipFlows
+from ..core.clip.schedule import parse_times
+from ..core.sgm.clip import ClipFlows
 from . import comfy_env, model_cache
 from .node_support import MODEL_TOOLTIP, MODEL_TYPE, ImageBatchWriter, check_model, memory_guard, model_device
 from .progress import progress_step
@@ -203,7 +203,7 @@ class AnimeInterpSplatSynthesize:
         frames = image_batch_to_frames(images)
         if not isinstance(flow, ClipFlows):
             raise InputError("'flow' must come from an AnimeInterp Coarse Flow or Refine Flow node")
-        from ..core.clip_synthesis import check_clip
+        from ..core.clip.render import check_clip
 
         frames = check_clip(frames, flow)
         h, w = frames[0].shape[:2]

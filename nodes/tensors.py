@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..core.errors import InputError
-from ..core.images import to_rgb_uint8
+from ..core.io.images import to_rgb_uint8
 
 
 def image_batch_to_frames(images: torch.Tensor, name: str = "images") -> list[np.ndarray]:

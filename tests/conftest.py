@@ -20,7 +20,7 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def synthetic_triplet():
-    from comfyui_animeinterp.core.synthetic import make_triplet
+    from comfyui_animeinterp.core.data.synthetic import make_triplet
 
     return make_triplet(240, 432, seed=0)
 

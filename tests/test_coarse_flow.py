@@ -7,12 +7,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from comfyui_animeinterp.core import coarse_flow as C
+from comfyui_animeinterp.core.sgm import coarse_flow as C
 from comfyui_animeinterp.core.errors import InputError
-from comfyui_animeinterp.core.match import match_segments
+from comfyui_animeinterp.core.sgm.match import match_segments
 from comfyui_animeinterp.core.pipeline import Interpolator
-from comfyui_animeinterp.core.sgm import SGMOptions, run_sgm
-from comfyui_animeinterp.core.vgg import build_vgg19
+from comfyui_animeinterp.core.sgm.run import SGMOptions, run_sgm
+from comfyui_animeinterp.core.features.vgg19 import build_vgg19
 from tests.support.weight_rule import rule_state_dict
 
 

@@ -15,11 +15,11 @@ from comfyui_animeinterp.core.evaluate import methods as methods_module
 from comfyui_animeinterp.core.evaluate.contact_sheet import WorstTracker
 from comfyui_animeinterp.core.evaluate.methods import blend, dis_flows, dis_warp
 from comfyui_animeinterp.core.evaluate.report import format_table, summarise_method
-from comfyui_animeinterp.core.evaluate_cli import main as evaluate_main
-from comfyui_animeinterp.core.images import to_tensor
+from comfyui_animeinterp.core.cli.evaluate import main as evaluate_main
+from comfyui_animeinterp.core.io.images import to_tensor
 from comfyui_animeinterp.core.metrics import end_point_error, psnr
-from comfyui_animeinterp.core.synthetic import make_triplet
-from comfyui_animeinterp.core.video import read_image, write_image
+from comfyui_animeinterp.core.data.synthetic import make_triplet
+from comfyui_animeinterp.core.io.video import read_image, write_image
 
 from .test_metrics import fake_lpips_heads, fake_torchvision_alexnet
 
@@ -184,7 +184,7 @@ def test_cli_errors_are_clear(tmp_path, capsys):
 
 # ------------------------------------------------------------------------------------------ pieces
 def test_score_of_a_small_roi(lpips_weights):
-    from comfyui_animeinterp.core.datasets import Triplet
+    from comfyui_animeinterp.core.data.triplets import Triplet
     from comfyui_animeinterp.core.evaluate.scoring import score
     from comfyui_animeinterp.core.metrics.lpips import load_lpips
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from comfyui_animeinterp.core import match as match_module
-from comfyui_animeinterp.core.frame_memo import FrameMemo
+from comfyui_animeinterp.core.sgm import match as match_module
+from comfyui_animeinterp.core.clip.frame_memo import FrameMemo
 from comfyui_animeinterp.core.pipeline import Interpolator
-from comfyui_animeinterp.core.sequence_sgm import match_clip, segment_clip
-from comfyui_animeinterp.core.sgm import SGMOptions, run_sgm
-from comfyui_animeinterp.core.synthetic import make_clip
+from comfyui_animeinterp.core.sgm.clip import match_clip, segment_clip
+from comfyui_animeinterp.core.sgm.run import SGMOptions, run_sgm
+from comfyui_animeinterp.core.data.synthetic import make_clip
 
 
 def test_memo_keys_on_content_and_context_and_forgets_the_oldest():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from comfyui_animeinterp.core.synthetic import make_clip, random_scene
+from comfyui_animeinterp.core.data.synthetic import make_clip, random_scene
 from comfyui_animeinterp.nodes.interpolate_node import AnimeInterpolate
 
 H, W = 72, 128

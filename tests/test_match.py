@@ -6,10 +6,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from comfyui_animeinterp.core import match as M
+from comfyui_animeinterp.core.sgm import match as M
 from comfyui_animeinterp.core.errors import InputError
-from comfyui_animeinterp.core.segment_stats import segment_stats
-from comfyui_animeinterp.core.vgg import LAYER_INDEX, build_vgg19, random_vgg19
+from comfyui_animeinterp.core.sgm.stats import segment_stats
+from comfyui_animeinterp.core.features.vgg19 import LAYER_INDEX, build_vgg19, random_vgg19
 from tests.support.weight_rule import rule_state_dict
 
 

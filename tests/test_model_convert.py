@@ -16,7 +16,7 @@ from comfyui_animeinterp.core.weights.convert import (
     detect_variant,
     file_sha256,
 )
-from comfyui_animeinterp.core.weights.convert_cli import add_convert_parser
+from comfyui_animeinterp.core.cli.convert import add_convert_parser
 from safetensors.torch import load_file
 
 from tests.support.weight_rule import checksum, read_key_table

@@ -17,7 +17,7 @@ def test_node_mappings_exported():
 
 def test_core_never_imports_comfyui():
     code = (
-        "import sys, comfyui_animeinterp.core.synthetic, comfyui_animeinterp.core.images;"
+        "import sys, comfyui_animeinterp.core.data.synthetic, comfyui_animeinterp.core.io.images;"
         "bad=[m for m in sys.modules if m=='comfy' or m.startswith('comfy.') or m=='folder_paths'];"
         "print(bad); assert not bad"
     )
@@ -31,7 +31,7 @@ def test_cli_entry_point_help():
 
 
 def test_synthetic_triplet_is_deterministic(synthetic_triplet):
-    from comfyui_animeinterp.core.synthetic import make_triplet
+    from comfyui_animeinterp.core.data.synthetic import make_triplet
 
     again = make_triplet(240, 432, seed=0)
     assert np.array_equal(again.frame1, synthetic_triplet.frame1)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from comfyui_animeinterp.core import video
+from comfyui_animeinterp.core.io import video
 from comfyui_animeinterp.core.cli import main
-from comfyui_animeinterp.core.retime import RetimeOptions
-from comfyui_animeinterp.core.sequence import SequenceOptions, is_scene_cut, signature
-from comfyui_animeinterp.core.synthetic import make_clip, random_scene
-from comfyui_animeinterp.core.video import list_images, read_image
+from comfyui_animeinterp.core.clip.retime import RetimeOptions
+from comfyui_animeinterp.core.clip.drawings import SequenceOptions, is_scene_cut, signature
+from comfyui_animeinterp.core.data.synthetic import make_clip, random_scene
+from comfyui_animeinterp.core.io.video import list_images, read_image
 
 
 def test_retiming_uses_the_stricter_cut_thresholds():

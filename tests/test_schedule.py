@@ -6,7 +6,7 @@ from fractions import Fraction
 import pytest
 
 from comfyui_animeinterp.core.errors import InputError
-from comfyui_animeinterp.core.schedule import (
+from comfyui_animeinterp.core.clip.schedule import (
     frame_rate, multiplier, parse_times, per_pair, plan_clip, plan_span,
 )
 

@@ -7,8 +7,8 @@ import pytest
 from safetensors.numpy import load_file
 
 from comfyui_animeinterp.core.errors import InputError
-from comfyui_animeinterp.core.segment import PRESETS, LinePreset, segment_frame
-from comfyui_animeinterp.core.synthetic import _OUTLINE, make_triplet
+from comfyui_animeinterp.core.sgm.segment import PRESETS, LinePreset, segment_frame
+from comfyui_animeinterp.core.data.synthetic import _OUTLINE, make_triplet
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 
-from comfyui_animeinterp.core.segment import build_fill_map, trapped_ball_fills
-from comfyui_animeinterp.core.segment.fill_map import FILL_RADII, MAX_FLOOD_FILLS, flood_fills
-from comfyui_animeinterp.core.segment import trapped_ball as TB
-from comfyui_animeinterp.core.segment.trapped_ball import MAX_TRAPPED_BALL_FILLS, ball
+from comfyui_animeinterp.core.sgm.segment import build_fill_map, trapped_ball_fills
+from comfyui_animeinterp.core.sgm.segment.fill_map import FILL_RADII, MAX_FLOOD_FILLS, flood_fills
+from comfyui_animeinterp.core.sgm.segment import trapped_ball as TB
+from comfyui_animeinterp.core.sgm.segment.trapped_ball import MAX_TRAPPED_BALL_FILLS, ball
 from tests.support.segment_cases import random_binary
 from tests.support.segment_reference import fill_map_reference, trapped_ball_reference
 
@@ -86,7 +86,7 @@ def test_fill_map_equals_the_reference():
 
 
 def test_atlas_packs_every_pixel_once_with_its_surroundings():
-    from comfyui_animeinterp.core.segment.atlas import pack
+    from comfyui_animeinterp.core.sgm.segment.atlas import pack
 
     rng = np.random.default_rng(12)
     for _ in range(20):

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from skimage.filters import apply_hysteresis_threshold
 
-from comfyui_animeinterp.core.segment import PRESETS, extract_lines
-from comfyui_animeinterp.core.segment.hysteresis import hysteresis_mask
-from comfyui_animeinterp.core.segment.lines import LINE_STRENGTH, boundary_value
-from comfyui_animeinterp.core.segment.presets import LINE_SCALE, REGION_THRESHOLD
-from comfyui_animeinterp.core.synthetic import make_triplet
+from comfyui_animeinterp.core.sgm.segment import PRESETS, extract_lines
+from comfyui_animeinterp.core.sgm.segment.hysteresis import hysteresis_mask
+from comfyui_animeinterp.core.sgm.segment.lines import LINE_STRENGTH, boundary_value
+from comfyui_animeinterp.core.sgm.segment.presets import LINE_SCALE, REGION_THRESHOLD
+from comfyui_animeinterp.core.data.synthetic import make_triplet
 from tests.support.segment_reference import lines_reference
 
 

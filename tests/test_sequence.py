@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 from comfyui_animeinterp.core.errors import DataError, InputError
-from comfyui_animeinterp.core.sequence import (
+from comfyui_animeinterp.core.clip.drawings import (
     SequenceOptions,
     is_scene_cut,
     iter_drawings,
@@ -15,8 +15,8 @@ from comfyui_animeinterp.core.sequence import (
     same_drawing,
     signature,
 )
-from comfyui_animeinterp.core.synthetic import make_clip
-from comfyui_animeinterp.core.video import (
+from comfyui_animeinterp.core.data.synthetic import make_clip
+from comfyui_animeinterp.core.io.video import (
     FrameReader,
     VideoWriter,
     list_images,

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from comfyui_animeinterp.core.errors import InputError
-from comfyui_animeinterp.core.synthetic import make_clip
+from comfyui_animeinterp.core.data.synthetic import make_clip
 from comfyui_animeinterp.nodes.sgm_nodes import AnimeInterpCoarseFlow, AnimeInterpMatch, AnimeInterpSegment
 
 

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from comfyui_animeinterp.core.splat import forward_splat, splat_average
+from comfyui_animeinterp.core.splat.forward import forward_splat, splat_average
 
 
 def _inputs(n=2, c=5, h=13, w=17, seed=0):

@@ -14,7 +14,7 @@ from comfyui_animeinterp.core.train.losses import (
     StyleLoss,
     gram_matrix,
 )
-from comfyui_animeinterp.core.vgg import LAYER_INDEX, random_vgg19
+from comfyui_animeinterp.core.features.vgg19 import LAYER_INDEX, random_vgg19
 
 STYLE = LossWeights(1.0, 0.25, 40.0)
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -157,7 +157,7 @@ def test_bad_inputs(vgg, pair):
 
 def test_descending_each_vgg_term_lowers_it(vgg):
     """Adam on the image itself, with only the VGG or only the Gram weight: that term goes down."""
-    from comfyui_animeinterp.core.synthetic import make_triplet
+    from comfyui_animeinterp.core.data.synthetic import make_triplet
 
     def frame(seed):
         return torch.from_numpy(make_triplet(40, 48, seed=seed).frame1).permute(2, 0, 1)[None].float() / 255

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from comfyui_animeinterp.core.errors import DataError, InputError
 from comfyui_animeinterp.core.model import LearnedInterpolator, load_model
 from comfyui_animeinterp.core.train import FinetuneConfig, run_finetune
-from comfyui_animeinterp.core.train_cli import add_finetune_parser, config_from_args, main
+from comfyui_animeinterp.core.cli.finetune import add_finetune_parser, config_from_args, main
 from tests.support.model_files import write_model_file, write_vgg_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -175,7 +175,7 @@ def test_two_gloo_processes_equal_one_process_on_the_same_global_batch(reference
         "--master-port",
         str(_free_port()),
         "-m",
-        "comfyui_animeinterp.core.train_cli",
+        "comfyui_animeinterp.core.cli.finetune",
         *_argv(weights, out),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -417,7 +417,7 @@ def test_lpips_heads_through_the_real_converter(hub, tmp_path, cache):
 
 
 def test_torchvision_vgg19_original_in_a_model_folder_is_converted(tmp_path, cache):
-    from comfyui_animeinterp.core.vgg import VGG19Features, build_vgg19
+    from comfyui_animeinterp.core.features.vgg19 import VGG19Features, build_vgg19
 
     state = {k: torch.zeros_like(v) for k, v in VGG19Features().state_dict().items()}
     state["classifier.6.bias"] = torch.zeros(1000)

@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..datasets import Triplet
-from ..video import read_image, write_image
+from ..data.triplets import Triplet
+from ..io.video import read_image, write_image
 from .error_map import error_map
 
 COLUMN_TITLES = ("frame1", "frame3", "prediction", "ground truth", "error")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from ..datasets import LEVELS
+from ..data.triplets import LEVELS
 from .records import Row, parse_float
 
 GROUPS = ("whole", "roi", *LEVELS)

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import torch
 
-from ..datasets import Triplet
-from ..images import to_tensor
+from ..data.triplets import Triplet
+from ..io.images import to_tensor
 from ..metrics import end_point_error, psnr, ssim, ssim_gaussian
 from ..metrics.lpips import LPIPS
 

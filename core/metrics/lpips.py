@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError, WeightsError
-from .alexnet import FEATURE_CHANNELS, AlexNetFeatures
+from ..features.alexnet import FEATURE_CHANNELS, AlexNetFeatures
 
 _SHIFT = (-0.030, -0.088, -0.188)
 _SCALE = (0.458, 0.448, 0.450)

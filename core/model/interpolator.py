@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from ..splat import splat_average
+from ..splat.forward import splat_average
 from .compat import CHECKPOINT_COMPAT, CheckpointCompat
 from .features import FeaturePyramid
 from .flownet import FlowNet

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from ..vgg import VGG19Features, imagenet_normalise
+from ..features.vgg19 import VGG19Features, imagenet_normalise
 
 LossDefinition = Literal["thesis", "afi"]
 GramNormalisation = Literal["locations", "elements", "none"]

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 import torch.utils.data
 
-from ..datasets import Triplet
-from ..sgm import SGMOptions
+from ..data.triplets import Triplet
+from ..sgm.run import SGMOptions
 from .augment import AugmentOptions, Sample, augment, draw_params, training_size
 from .flow_cache import FlowCache, compute_flows, flows_at
 from .sampling import SampleKey

@@ -38,8 +38,8 @@ import torch.utils.data
 
 from ..errors import AnimeInterpError, DataError, InputError
 from ..model import LearnedInterpolator, load_model
-from ..sgm import SGMOptions
-from ..vgg import VGG19Features, load_vgg19
+from ..sgm.run import SGMOptions
+from ..features.vgg19 import VGG19Features, load_vgg19
 from . import distributed as dist_utils
 from .augment import AugmentOptions
 from .checkpoint import (

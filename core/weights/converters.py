@@ -46,7 +46,7 @@ def convert_vgg19(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> N
     import torch
     from safetensors.torch import save_file
 
-    from ..vgg import build_vgg19, features_state_dict
+    from ..features.vgg19 import build_vgg19, features_state_dict
 
     try:
         state = torch.load(os.fspath(src), map_location="cpu", weights_only=True)

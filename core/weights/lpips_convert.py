@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from ..errors import WeightsError
-from ..metrics.alexnet import ALEXNET_SHAPES, FEATURE_CHANNELS
+from ..features.alexnet import ALEXNET_SHAPES, FEATURE_CHANNELS
 
 KIND_ALEXNET = "alexnet"
 KIND_HEADS = "lpips-alex"

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import save_file
 
 from comfyui_animeinterp.core.model import WEIGHTS_FORMAT, build_model
-from comfyui_animeinterp.core.vgg import random_vgg19
+from comfyui_animeinterp.core.features.vgg19 import random_vgg19
 from comfyui_animeinterp.core.weights.convert import save_converted
 
 

@@ -1,0 +1,149 @@
+"""VGG-19 feature extractor in plain PyTorch, with torchvision's parameter names.
+
+One network serves two purposes:
+
+* SGM matching pools ``relu1_1, relu2_1, relu3_1, relu4_1`` per segment (what the original code
+  really uses; the thesis text says relu1_2/2_2/3_4/4_4, ARCHITECTURE.md §10.4);
+* the style loss taps ``relu1_2, relu2_2, relu3_2, ...``.
+
+Parameters are named ``features.<index>.weight/bias`` exactly as in ``torchvision.models.vgg19``
+and in ``timm/vgg19.tv_in1k`` (the classifier is not needed and not loaded).
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterable, Mapping, Sequence
+
+import torch
+import torch.nn as nn
+
+from ..errors import InputError, WeightsError
+
+# torchvision's "E" configuration: channels, "M" = max-pool.
+_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _layer_names() -> list[str]:
+    names, block, conv = [], 1, 1
+    for v in _CFG:
+        if v == "M":
+            names.append(f"pool{block}")
+            block, conv = block + 1, 1
+        else:
+            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
+            conv += 1
+    return names
+
+
+LAYER_NAMES: list[str] = _layer_names()
+"""``LAYER_NAMES[i]`` names the output of ``features[i]`` (e.g. index 1 -> ``relu1_1``)."""
+LAYER_INDEX: dict[str, int] = {n: i for i, n in enumerate(LAYER_NAMES)}
+
+SGM_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+
+class VGG19Features(nn.Module):
+    """``torchvision.models.vgg19().features`` with tap points.
+
+    ``forward(x, layers)`` runs the stack only as far as the deepest requested layer.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_ch = 3
+        for v in _CFG:
+            if v == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            else:
+                layers += [nn.Conv2d(in_ch, v, kernel_size=3, padding=1), nn.ReLU(inplace=False)]
+                in_ch = v
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, layers: Sequence[str] = SGM_LAYERS) -> list[torch.Tensor]:
+        """Args: x ``(N, 3, H, W)`` ImageNet-normalised. Returns the requested activations in order."""
+        wanted = sorted({LAYER_INDEX[n] for n in layers})
+        out: dict[int, torch.Tensor] = {}
+        for i, layer in enumerate(self.features):
+            if i > wanted[-1]:
+                break
+            x = layer(x)
+            if i in wanted:
+                out[i] = x
+        return [out[LAYER_INDEX[n]] for n in layers]
+
+
+def imagenet_normalise(rgb01: torch.Tensor) -> torch.Tensor:
+    """``(N, 3, H, W)`` RGB in [0, 1] -> ImageNet-normalised, float32 (as torchvision's Normalize)."""
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32, device=rgb01.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32, device=rgb01.device).view(1, 3, 1, 1)
+    return (rgb01.float() - mean) / std
+
+
+def features_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Keep the ``features.*`` entries of a torchvision/timm VGG-19 state dict (any prefix such as
+    ``module.`` is stripped)."""
+    out = {}
+    for k, v in state.items():
+        i = k.find("features.")
+        if i >= 0 and (i == 0 or k[i - 1] == "."):
+            out[k[i:]] = v
+    return out
+
+
+def build_vgg19(state: Mapping[str, torch.Tensor] | None = None) -> VGG19Features:
+    """A VGG-19 feature stack in eval mode, loaded from ``state`` if given (strict on features)."""
+    net = VGG19Features()
+    if state is not None:
+        feats = features_state_dict(state)
+        expected = net.state_dict()
+        missing = sorted(set(expected) - set(feats))
+        unexpected = sorted(set(feats) - set(expected))
+        bad = sorted(k for k in set(expected) & set(feats) if tuple(feats[k].shape) != tuple(expected[k].shape))
+        if missing or unexpected or bad:
+            raise WeightsError(
+                "not a torchvision-compatible VGG-19: "
+                + "; ".join(
+                    f"{what}: {', '.join(keys[:8])}{' ...' if len(keys) > 8 else ''}"
+                    for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", bad))
+                    if keys
+                )
+            )
+        net.load_state_dict({k: v.float() for k, v in feats.items()})
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net.to(memory_format=torch.channels_last)
+
+
+def load_vgg19(path: str | os.PathLike) -> VGG19Features:
+    """Load VGG-19 features from a safetensors file (e.g. timm's ``vgg19.tv_in1k/model.safetensors``)."""
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path))
+    except Exception as e:  # corrupt / truncated file
+        raise WeightsError(f"could not read VGG-19 weights from {path}: {e}") from e
+    return build_vgg19(state)
+
+
+def random_vgg19(seed: int = 0) -> VGG19Features:
+    """A deterministic randomly initialised VGG-19 (for tests and offline timing only)."""
+    g = torch.Generator().manual_seed(seed)
+    net = VGG19Features()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.Conv2d):
+                bound = (1.0 / (m.in_channels * 9)) ** 0.5
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 2 * bound - bound)
+                m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 2 * bound - bound)
+    return build_vgg19(net.state_dict())
+
+
+def check_layers(layers: Iterable[str]) -> None:
+    unknown = [n for n in layers if n not in LAYER_INDEX]
+    if unknown:
+        raise InputError(f"unknown VGG-19 layers {unknown}; known: {', '.join(LAYER_NAMES)}")

@@ -1,0 +1,117 @@
+"""Forward warping by bilinear splatting ("summation" splatting, normalised afterwards).
+
+This is the warp the original AnimeInterp / AFI models use (ARCHITECTURE.md §3), written with
+``scatter_add_`` / ``index_add_`` so it runs on CPU and CUDA without custom kernels:
+
+* every source pixel ``(x, y)`` with flow ``(u, v)`` adds its value to the four integer
+  neighbours of ``(x + u, y + v)`` with bilinear weights;
+* the bilinear weights come from the fractional part of the *flow* (as in the original code),
+  targets outside the image are dropped;
+* the normalised result divides by the splatted weight sum where that sum is ``> 0`` (strictly)
+  and is 0 elsewhere; no epsilon.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..errors import InputError
+
+
+def _check(values: torch.Tensor, flow: torch.Tensor) -> None:
+    if values.ndim != 4 or flow.ndim != 4 or flow.shape[1] != 2:
+        raise InputError(f"expected values (N, C, H, W) and flow (N, 2, H, W); got "
+                         f"{tuple(values.shape)} and {tuple(flow.shape)}")
+    if values.shape[0] != flow.shape[0] or values.shape[2:] != flow.shape[2:]:
+        raise InputError(f"values {tuple(values.shape)} and flow {tuple(flow.shape)} do not match")
+
+
+def _corners(flow: torch.Tensor, height: int, width: int, dump: int):
+    """Yield ``(target index (N, H, W) int64, bilinear weight (N, H, W))`` for the 4 corners.
+
+    Targets outside the image point at ``dump`` (a slot that is dropped afterwards). Index
+    ``y * W + x`` is relative to the sample.
+    """
+    fx, fy = flow[:, 0], flow[:, 1]
+    x0, y0 = torch.floor(fx), torch.floor(fy)
+    ax, ay = fx - x0, fy - y0  # fractional parts, as in the original (flow, not absolute coords)
+    bx, by = (x0 + 1) - fx, (y0 + 1) - fy
+    rows = torch.arange(height, device=flow.device).view(1, height, 1)
+    cols = torch.arange(width, device=flow.device).view(1, 1, width)
+    tx0 = x0.long() + cols
+    ty0 = y0.long() + rows
+    for dx, dy, wgt in ((0, 0, bx * by), (0, 1, bx * ay), (1, 0, ax * by), (1, 1, ax * ay)):
+        tx, ty = tx0 + dx, ty0 + dy
+        inside = (tx >= 0) & (tx < width) & (ty >= 0) & (ty < height)
+        yield torch.where(inside, ty * width + tx, torch.full_like(tx, dump)), wgt
+
+
+def forward_splat(values: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bilinear summation splatting.
+
+    Args:
+        values: ``(N, C, H, W)`` float tensor to warp. A ``channels_last`` tensor is splatted
+            pixel-row-wise and the result is ``channels_last`` too (same values).
+        flow: ``(N, 2, H, W)`` displacement in pixels, channel 0 = x (+right), 1 = y (+down).
+
+    Returns:
+        ``(summed, weight)``: ``(N, C, H, W)`` splatted values and ``(N, 1, H, W)`` splatted
+        bilinear weights.
+    """
+    _check(values, flow)
+    flow = flow.to(values.dtype)
+    channels_last = values.shape[1] > 1 and values.is_contiguous(memory_format=torch.channels_last)
+    splat = _splat_channels_last if channels_last else _splat_channels_first
+    return splat(values, flow)
+
+
+def _splat_channels_first(values: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``scatter_add_`` along the flattened pixels of each channel (NCHW)."""
+    n, c, h, w = values.shape
+    hw = h * w
+    summed = values.new_zeros(n, c, hw + 1)  # the last slot collects dropped targets
+    weight = values.new_zeros(n, 1, hw + 1)
+    flat_values = values.reshape(n, c, hw)
+    grad = values.requires_grad or flow.requires_grad
+    weighted = None if grad else torch.empty_like(flat_values)  # reused: fresh buffers page-fault
+    for index, wgt in _corners(flow, h, w, hw):
+        index, wflat = index.reshape(n, 1, hw), wgt.reshape(n, 1, hw)
+        weight.scatter_add_(2, index, wflat)
+        weighted = flat_values * wflat if grad else torch.mul(flat_values, wflat, out=weighted)
+        summed.scatter_add_(2, index.expand(n, c, hw), weighted)
+    return summed[:, :, :hw].reshape(n, c, h, w), weight[:, :, :hw].reshape(n, 1, h, w)
+
+
+def _splat_channels_last(values: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``index_add_`` of whole pixel rows of C values (NHWC): faster for many channels."""
+    n, c, h, w = values.shape
+    pixels = n * h * w
+    rows = values.permute(0, 2, 3, 1).reshape(pixels, c)  # a view for channels_last values
+    first = (torch.arange(n, device=values.device) * (h * w)).view(n, 1, 1)
+    summed = values.new_zeros(pixels + 1, c)  # the last row collects dropped targets
+    weight = values.new_zeros(pixels + 1)
+    grad = values.requires_grad or flow.requires_grad
+    weighted = None if grad else torch.empty_like(rows)
+    for index, wgt in _corners(flow, h, w, h * w):
+        index = torch.where(index < h * w, index + first, pixels).reshape(pixels)
+        wflat = wgt.reshape(pixels)
+        weight.index_add_(0, index, wflat)
+        weighted = rows * wflat[:, None] if grad else torch.mul(rows, wflat[:, None], out=weighted)
+        summed.index_add_(0, index, weighted)
+    summed = summed[:pixels].view(n, h, w, c).permute(0, 3, 1, 2)
+    return summed, weight[:pixels].view(n, 1, h, w)
+
+
+def splat_average(values: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Splat and normalise: ``summed / weight`` where ``weight > 0``, else 0.
+
+    Returns ``(warped (N, C, H, W), weight (N, 1, H, W))``. Without autograd the division is done
+    in place (no extra full-size temporaries).
+    """
+    summed, weight = forward_splat(values, flow)
+    covered = weight > 0
+    divisor = torch.where(covered, weight, torch.ones_like(weight))
+    if summed.requires_grad:
+        warped = torch.where(covered, summed / divisor, torch.zeros_like(summed))
+    else:
+        warped = summed.div_(divisor).masked_fill_(~covered, 0.0)
+    return warped, weight
