@@ -37,11 +37,11 @@ def _median_time(fn, repeats: int, sync=lambda: None) -> float:
 
 
 def run(args: argparse.Namespace) -> dict:
+    from comfyui_animeinterp.core.data.synthetic import make_triplet
     from comfyui_animeinterp.core.evaluate.methods import blend, dis_warp
     from comfyui_animeinterp.core.io.images import to_tensor
     from comfyui_animeinterp.core.metrics import psnr, ssim, ssim_gaussian
     from comfyui_animeinterp.core.metrics.lpips import LPIPS
-    from comfyui_animeinterp.core.data.synthetic import make_triplet
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -133,9 +133,7 @@ class StageTimer:
 
     @contextmanager
     def attached(self, model):
-        from comfyui_animeinterp.core.model import corr
-        from comfyui_animeinterp.core.model import flownet
-        from comfyui_animeinterp.core.model import interpolator
+        from comfyui_animeinterp.core.model import corr, flownet, interpolator
 
         self._hook(model.flow_net.encoder, "encoder")
         if model.flow_net.attention is not None:

@@ -1,4 +1,4 @@
-"""Speed of the SGM segmentation (``core.segment.segment_frame``), step by step.
+"""Speed of the SGM segmentation (``core.sgm.segment.segment_frame``), step by step.
 
 For each input pair and line preset, both frames are segmented ``--repeats`` times after one
 warm-up; the JSON holds the median seconds per step (over repeats and both frames, i.e. per

@@ -47,11 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from comfyui_animeinterp.core.sgm.coarse_flow import coarse_flow
     from comfyui_animeinterp.core.concurrency import run_pair
-    from comfyui_animeinterp.core.sgm.match import match_segments, pool_features, vgg_features
-    from comfyui_animeinterp.core.sgm.segment import PRESETS, segment_frame
     from comfyui_animeinterp.core.features.vgg19 import random_vgg19
+    from comfyui_animeinterp.core.sgm.coarse_flow import coarse_flow
+    from comfyui_animeinterp.core.sgm.describe import pool_features, vgg_features
+    from comfyui_animeinterp.core.sgm.match import match_segments
+    from comfyui_animeinterp.core.sgm.segment import PRESETS, segment_frame
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)

@@ -48,9 +48,9 @@ def _sync(device: torch.device) -> None:
 
 
 def bench_step(args: argparse.Namespace) -> dict:
+    from comfyui_animeinterp.core.features.vgg19 import random_vgg19
     from comfyui_animeinterp.core.model import build_model
     from comfyui_animeinterp.core.train.losses import LossWeights, StyleLoss
-    from comfyui_animeinterp.core.features.vgg19 import random_vgg19
 
     device = torch.device(args.device)
     torch.manual_seed(0)

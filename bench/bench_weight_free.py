@@ -2,7 +2,7 @@
 
 The weight-free pipeline (SGM with colour features + DIS refinement + occlusion-aware splat
 blending) must beat plain frame blending and plain DIS-flow warping (the evaluation's "dis"
-baseline). Scenes come from ``core.synthetic.make_triplet`` with exact middle frames, at two motion
+baseline). Scenes come from ``core.data.synthetic.make_triplet`` with exact middle frames, at two motion
 ranges: "moderate" (the generator's default, up to 4% of the width) and "large" (up to 10%).
 
 Usage: ``python bench/bench_weight_free.py [--count 8] [--height 240 --width 432]``
@@ -34,9 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> dict:
+    from comfyui_animeinterp.core.data.synthetic import make_triplet
     from comfyui_animeinterp.core.evaluate.methods import get_method
     from comfyui_animeinterp.core.metrics import psnr
-    from comfyui_animeinterp.core.data.synthetic import make_triplet
 
     torch.set_num_threads(args.threads)
     methods = {m: get_method(m) for m in METHODS}

@@ -15,13 +15,13 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .errors import InputError
 from .clip.frame_memo import FrameMemo
+from .errors import InputError
+from .features.vgg19 import VGG19Features
 from .io.images import ArrayLike, rgb_pair, to_image, to_tensor
-from .weightfree.refine import PairFlows, refine_dis
 from .sgm.run import SGMOptions, SGMResult, run_sgm
 from .weightfree.blend import blend_at
-from .features.vgg19 import VGG19Features
+from .weightfree.refine import PairFlows, refine_dis
 
 
 @dataclass
@@ -33,6 +33,8 @@ class PreparedPair:
         sgm: the SGM result (None when SGM was switched off).
         flows: dense flows at the frame size (numpy, for previews and the weight-free path).
         state: the learned model's per-pair state, or None on the weight-free path.
+        blend_inputs: the weight-free path's tensors on the device, made once per pair:
+            frames ``(1, 3, H, W)`` in [0, 1] and flows ``(1, 2, H, W)`` px (1->3, 3->1).
     """
 
     frame1: np.ndarray
@@ -40,6 +42,7 @@ class PreparedPair:
     sgm: SGMResult | None
     flows: PairFlows
     state: Any = None
+    blend_inputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
 
 def check_times(times: Sequence[float]) -> list[float]:
@@ -87,7 +90,7 @@ class Interpolator:
             sgm = replace(sgm, features="colour")
         if sgm.coarse_flow_dis is None:
             # the checkpoints were trained on the original's coarse flows; nothing was trained on
-            # the weight-free path's, and the faster DIS scores the same there (core.coarse_flow)
+            # the weight-free path's, and the faster DIS scores the same there (core.sgm.coarse_flow)
             sgm = replace(sgm, coarse_flow_dis="original" if model is not None else "fast")
         self.sgm_options = sgm
         self.use_sgm = use_sgm
@@ -105,7 +108,11 @@ class Interpolator:
         sgm = run_sgm(a, b, self.sgm_options, self.vgg, self.device, self.sgm_memo) if self.use_sgm else None
         coarse = sgm.flow_at(h, w) if sgm is not None else None
         if self.model is None:
-            return PreparedPair(a, b, sgm, refine_dis(a, b, coarse))
+            flows = refine_dis(a, b, coarse)
+            blend_inputs = (to_tensor(a, self.device), to_tensor(b, self.device),
+                            torch.from_numpy(flows.flow_13)[None].to(self.device),
+                            torch.from_numpy(flows.flow_31)[None].to(self.device))
+            return PreparedPair(a, b, sgm, flows, blend_inputs=blend_inputs)
         t1, t3 = to_tensor(a, self.device), to_tensor(b, self.device)
         init13 = init31 = None
         if coarse is not None:
@@ -121,10 +128,7 @@ class Interpolator:
         (t,) = check_times([t])
         if pair.state is not None:
             return to_image(self.model.synthesize(pair.state, t))
-        f1, f3 = to_tensor(pair.frame1, self.device), to_tensor(pair.frame3, self.device)
-        fl13 = torch.from_numpy(pair.flows.flow_13)[None].to(self.device)
-        fl31 = torch.from_numpy(pair.flows.flow_31)[None].to(self.device)
-        return to_image(blend_at(f1, f3, fl13, fl31, t))
+        return to_image(blend_at(*pair.blend_inputs, t))
 
     def interpolate(self, frame1: ArrayLike, frame3: ArrayLike, times: Sequence[float] = (0.5,)) -> list[np.ndarray]:
         """In-betweens of one pair at each of ``times`` (flows computed once)."""
@@ -142,8 +146,8 @@ def build_interpolator(weights: str | None = None, vgg_weights: str | None = Non
     ``weights=None`` gives the weight-free path; ``vgg_weights=None`` matches with the weight-free
     colour/shape descriptor.
     """
-    from .model import load_model
     from .features.vgg19 import load_vgg19
+    from .model import load_model
     from .weights.resolve import resolve_weight
 
     model = load_model(resolve_weight(weights, search_dirs=search_dirs), device) if weights else None

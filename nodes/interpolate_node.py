@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import torch
 
+from ..core.clip.retime import RetimeOptions, retime_clip
+from ..core.clip.schedule import Timing, frame_rate, multiplier, per_pair
 from ..core.errors import InputError
 from ..core.io.images import to_rgb_uint8
 from ..core.pipeline import Interpolator
-from ..core.clip.retime import RetimeOptions, retime_clip
-from ..core.clip.schedule import Timing, frame_rate, multiplier, per_pair
-from ..core.sgm.segment import PRESETS
 from ..core.sgm.run import SGMOptions
+from ..core.sgm.segment import PRESETS
 from . import comfy_env
 from .model_cache import load_vgg
 from .node_support import MODEL_TOOLTIP, MODEL_TYPE, ImageBatchWriter, check_model, memory_guard, model_device
@@ -23,7 +23,7 @@ FPS_RANGE = {"min": 1.0, "max": 480.0, "step": 0.001}
 
 def clip_timing(mode: str, multiplier_value: int, source_fps: float, target_fps: float,
                 schedule: str = "") -> Timing:
-    """The node's widgets -> a :class:`..core.schedule.Timing` (a non-empty schedule wins)."""
+    """The node's widgets -> a :class:`..core.clip.schedule.Timing` (a non-empty schedule wins)."""
     if schedule and schedule.strip():
         return per_pair(schedule)
     if mode == "multiplier":

@@ -1,7 +1,7 @@
 """Load a clip (a folder of frames or a video) as an IMAGE batch.
 
 ComfyUI's own image loaders take single files; this one reads a whole sequence in natural order
-(``frame2`` before ``frame10``), skipping unreadable frames with a warning (``core.video``).
+(``frame2`` before ``frame10``), skipping unreadable frames with a warning (``core.io.video``).
 """
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ import logging
 import torch
 
 from ..core.clip.render import refine_clip, synthesize_pair
+from ..core.clip.schedule import parse_times
 from ..core.errors import InputError, WeightsError
 from ..core.pipeline import evenly_spaced_times
-from ..core.clip.schedule import parse_times
 from ..core.sgm.clip import ClipFlows
 from . import comfy_env, model_cache
 from .node_support import MODEL_TOOLTIP, MODEL_TYPE, ImageBatchWriter, check_model, memory_guard, model_device

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import preview
-from ..core.sgm.coarse_flow import DIS_SETTINGS
 from ..core.errors import InputError
-from ..core.sgm.segment import PRESETS
 from ..core.sgm.clip import ClipFlows, MatchedClip, SegmentedClip, coarse_flow_clip, match_clip, segment_clip
+from ..core.sgm.coarse_flow import DIS_SETTINGS
 from ..core.sgm.run import COMPAT_SIZE, SGMOptions
+from ..core.sgm.segment import PRESETS
 from . import comfy_env
 from .model_cache import load_vgg
 from .progress import progress_step

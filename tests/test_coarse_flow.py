@@ -5,14 +5,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from comfyui_animeinterp.core.errors import InputError
+from comfyui_animeinterp.core.features.vgg19 import build_vgg19
+from comfyui_animeinterp.core.pipeline import Interpolator
+from comfyui_animeinterp.core.sgm import coarse_flow as C
+from comfyui_animeinterp.core.sgm.match import match_segments
+from comfyui_animeinterp.core.sgm.run import SGMOptions, run_sgm
 from safetensors.torch import load_file
 
-from comfyui_animeinterp.core.sgm import coarse_flow as C
-from comfyui_animeinterp.core.errors import InputError
-from comfyui_animeinterp.core.sgm.match import match_segments
-from comfyui_animeinterp.core.pipeline import Interpolator
-from comfyui_animeinterp.core.sgm.run import SGMOptions, run_sgm
-from comfyui_animeinterp.core.features.vgg19 import build_vgg19
 from tests.support.weight_rule import rule_state_dict
 
 

@@ -5,7 +5,6 @@ import threading
 import time
 
 import pytest
-
 from comfyui_animeinterp.core.concurrency import map_threaded, run_pair, worker_count
 
 

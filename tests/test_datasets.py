@@ -6,6 +6,7 @@ import logging
 
 import numpy as np
 import pytest
+from comfyui_animeinterp.core.data.synthetic import make_clip, make_triplet
 from comfyui_animeinterp.core.data.triplets import (
     SequenceDataset,
     SyntheticDataset,
@@ -17,7 +18,6 @@ from comfyui_animeinterp.core.data.triplets import (
     require_usable,
 )
 from comfyui_animeinterp.core.errors import DataError
-from comfyui_animeinterp.core.data.synthetic import make_clip, make_triplet
 from comfyui_animeinterp.core.io.video import write_frames, write_image, write_video
 
 H, W = 54, 96  # a 16:9 miniature of the 960x540 test frames

@@ -9,17 +9,17 @@ import logging
 import numpy as np
 import pytest
 import torch
+from comfyui_animeinterp.core.cli.evaluate import main as evaluate_main
+from comfyui_animeinterp.core.data.synthetic import make_triplet
 from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.evaluate import error_map, get_method, register_method
 from comfyui_animeinterp.core.evaluate import methods as methods_module
 from comfyui_animeinterp.core.evaluate.contact_sheet import WorstTracker
 from comfyui_animeinterp.core.evaluate.methods import blend, dis_flows, dis_warp
 from comfyui_animeinterp.core.evaluate.report import format_table, summarise_method
-from comfyui_animeinterp.core.cli.evaluate import main as evaluate_main
 from comfyui_animeinterp.core.io.images import to_tensor
-from comfyui_animeinterp.core.metrics import end_point_error, psnr
-from comfyui_animeinterp.core.data.synthetic import make_triplet
 from comfyui_animeinterp.core.io.video import read_image, write_image
+from comfyui_animeinterp.core.metrics import end_point_error, psnr
 
 from .test_metrics import fake_lpips_heads, fake_torchvision_alexnet
 

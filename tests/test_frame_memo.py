@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from comfyui_animeinterp.core.sgm import match as match_module
 from comfyui_animeinterp.core.clip.frame_memo import FrameMemo
+from comfyui_animeinterp.core.data.synthetic import make_clip
 from comfyui_animeinterp.core.pipeline import Interpolator
+from comfyui_animeinterp.core.sgm import describe as describe_module
+from comfyui_animeinterp.core.sgm import match as match_module
 from comfyui_animeinterp.core.sgm.clip import match_clip, segment_clip
 from comfyui_animeinterp.core.sgm.run import SGMOptions, run_sgm
-from comfyui_animeinterp.core.data.synthetic import make_clip
 
 
 def test_memo_keys_on_content_and_context_and_forgets_the_oldest():
@@ -51,13 +51,13 @@ def test_match_clip_describes_each_frame_once_with_the_same_matches(monkeypatch)
     frames = make_clip(4, 96, 160, seed=4)
     segments = segment_clip(frames, SGMOptions(features="colour"))
     described = []
-    real = match_module.colour_shape_features
+    real = describe_module.colour_shape_features
 
     def counting(frame, labels, n):
         described.append(n)
         return real(frame, labels, n)
 
-    monkeypatch.setattr(match_module, "colour_shape_features", counting)
+    monkeypatch.setattr(describe_module, "colour_shape_features", counting)
     clip = match_clip(segments, features="colour")
     assert len(described) == 4  # not 2 per pair
     for k, m in enumerate(clip.matches):

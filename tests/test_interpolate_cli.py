@@ -5,11 +5,10 @@ import argparse
 
 import numpy as np
 import pytest
-
-from comfyui_animeinterp.core.io import video
 from comfyui_animeinterp.core.cli import build_parser, main
 from comfyui_animeinterp.core.cli.interpolate import build_interpolator, parse_working_size
 from comfyui_animeinterp.core.data.synthetic import make_clip
+from comfyui_animeinterp.core.io import video
 from comfyui_animeinterp.core.io.video import FrameReader, list_images, read_image, write_frames, write_video
 
 H, W = 72, 96

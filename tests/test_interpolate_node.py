@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from comfyui_animeinterp.core.data.synthetic import make_clip, random_scene
 from comfyui_animeinterp.nodes.interpolate_node import AnimeInterpolate
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from comfyui_animeinterp.core.errors import InputError
+from comfyui_animeinterp.core.features.vgg19 import LAYER_INDEX, build_vgg19, random_vgg19
+from comfyui_animeinterp.core.sgm import describe as D
+from comfyui_animeinterp.core.sgm import match as M
+from comfyui_animeinterp.core.sgm.stats import segment_stats
 from safetensors.torch import load_file
 
-from comfyui_animeinterp.core.sgm import match as M
-from comfyui_animeinterp.core.errors import InputError
-from comfyui_animeinterp.core.sgm.stats import segment_stats
-from comfyui_animeinterp.core.features.vgg19 import LAYER_INDEX, build_vgg19, random_vgg19
 from tests.support.weight_rule import rule_state_dict
 
 
@@ -31,16 +32,16 @@ def test_published_thresholds_are_pinned():
     assert M.SIZE_RATIO_LIMIT == 3.0 and M.SIZE_PENALTY_DIVISOR == 20.0
     assert M.DISTANCE_LIMIT == 0.14 and M.DISTANCE_PENALTY_DIVISOR == 5.0
     # the layers the original code really pools (not the thesis text's relu1_2/2_2/3_4/4_4)
-    assert M.SGM_LAYERS == ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
-    assert [LAYER_INDEX[n] for n in M.SGM_LAYERS] == [1, 6, 11, 20]
+    assert D.SGM_LAYERS == ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+    assert [LAYER_INDEX[n] for n in D.SGM_LAYERS] == [1, 6, 11, 20]
 
 
 def test_features_affinity_and_matches_equal_the_original(sgm_fixture, rule_vgg):
     d = sgm_fixture
     f1, f3 = _rgb(d["img1_bgr"]), _rgb(d["img3_bgr"])
     l1, l3 = d["labelMap1"].numpy(), d["labelMap3"].numpy()
-    p1 = M.normalise_features(M.vgg_segment_features(rule_vgg, f1, l1, 8))
-    p3 = M.normalise_features(M.vgg_segment_features(rule_vgg, f3, l3, 8))
+    p1 = D.normalise_features(D.vgg_segment_features(rule_vgg, f1, l1, 8))
+    p3 = D.normalise_features(D.vgg_segment_features(rule_vgg, f3, l3, 8))
     torch.testing.assert_close(p1, d["feat_p1_norm"], atol=1e-6, rtol=0)
     torch.testing.assert_close(p3, d["feat_p3_norm"], atol=1e-6, rtol=0)
     m = M.match_segments(f1, f3, l1, l3, vgg=rule_vgg)
@@ -80,7 +81,7 @@ def test_mutual_matching_needs_both_directions():
 def test_pooling_is_a_per_label_mean_with_zero_for_absent_labels():
     f = torch.arange(12, dtype=torch.float32).view(1, 3, 4)
     lab = torch.tensor([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 2, 2]])
-    out = M.pool_by_label(f, lab, 4)
+    out = D.pool_by_label(f, lab, 4)
     assert out[0].tolist() == [2.5, 4.5, 9.5, 0.0]
 
 
@@ -95,7 +96,7 @@ def test_pooling_sums_each_channel_in_pixel_order_like_a_scatter(channels_last):
     flat = lab.reshape(-1)
     sums = torch.zeros(24, 10).scatter_add_(1, flat.expand(24, -1), f[0].reshape(24, -1))
     reference = sums / torch.bincount(flat, minlength=10).float().clamp(min=1)
-    assert torch.equal(M.pool_by_label(f[0], lab, 10), reference)
+    assert torch.equal(D.pool_by_label(f[0], lab, 10), reference)
 
 
 @pytest.mark.parametrize("features", ["colour", "vgg"])

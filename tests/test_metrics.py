@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from comfyui_animeinterp.core.errors import InputError, WeightsError
-from comfyui_animeinterp.core.metrics import end_point_error, psnr, ssim, ssim_gaussian
 from comfyui_animeinterp.core.features.alexnet import ALEXNET_SHAPES, FEATURE_CHANNELS
+from comfyui_animeinterp.core.metrics import end_point_error, psnr, ssim, ssim_gaussian
 from comfyui_animeinterp.core.metrics.lpips import LPIPS, load_lpips, resolve_lpips
 from comfyui_animeinterp.core.weights.lpips_convert import (
     convert_lpips_weights,

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from comfyui_animeinterp.core.data.synthetic import make_triplet
 from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.model import build_model
 from comfyui_animeinterp.core.model.padding import CentredPadding
-from comfyui_animeinterp.core.data.synthetic import make_triplet
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from comfyui_animeinterp.core.cli.convert import add_convert_parser
 from comfyui_animeinterp.core.errors import InputError, WeightsError
 from comfyui_animeinterp.core.model import WEIGHTS_FORMAT, build_model, load_model, read_metadata
 from comfyui_animeinterp.core.weights.convert import (
@@ -16,7 +17,6 @@ from comfyui_animeinterp.core.weights.convert import (
     detect_variant,
     file_sha256,
 )
-from comfyui_animeinterp.core.cli.convert import add_convert_parser
 from safetensors.torch import load_file
 
 from tests.support.weight_rule import checksum, read_key_table

@@ -4,18 +4,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
+from comfyui_animeinterp.core.data.synthetic import make_clip
 from comfyui_animeinterp.core.errors import InputError, WeightsError
 from comfyui_animeinterp.core.io.images import to_image
 from comfyui_animeinterp.core.model import LearnedInterpolator, load_model
 from comfyui_animeinterp.core.sgm.coarse_flow import CoarseFlow
 from comfyui_animeinterp.core.weightfree.refine import refine_dis
-from comfyui_animeinterp.core.data.synthetic import make_clip
 from comfyui_animeinterp.nodes.model_nodes import (
-    DEFAULT_WEIGHTS, AnimeInterpRefineFlow, AnimeInterpReleaseModels, AnimeInterpSplatSynthesize,
-    LoadAnimeInterpModel, weight_choices,
+    DEFAULT_WEIGHTS,
+    AnimeInterpRefineFlow,
+    AnimeInterpReleaseModels,
+    AnimeInterpSplatSynthesize,
+    LoadAnimeInterpModel,
+    weight_choices,
 )
 from comfyui_animeinterp.nodes.sgm_nodes import AnimeInterpCoarseFlow, AnimeInterpMatch, AnimeInterpSegment
+
 from tests.support.model_files import write_model_file
 
 

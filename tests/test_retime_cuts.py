@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
-
-from comfyui_animeinterp.core.io import video
 from comfyui_animeinterp.core.cli import main
-from comfyui_animeinterp.core.clip.retime import RetimeOptions
 from comfyui_animeinterp.core.clip.drawings import SequenceOptions, is_scene_cut, signature
+from comfyui_animeinterp.core.clip.retime import RetimeOptions
 from comfyui_animeinterp.core.data.synthetic import make_clip, random_scene
+from comfyui_animeinterp.core.io import video
 from comfyui_animeinterp.core.io.video import list_images, read_image
 
 

@@ -1,14 +1,18 @@
-"""Retiming rules: output times, counts, held drawings, scene cuts (core.schedule)."""
+"""Retiming rules: output times, counts, held drawings, scene cuts (core.clip.schedule)."""
 from __future__ import annotations
 
 from fractions import Fraction
 
 import pytest
-
-from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.clip.schedule import (
-    frame_rate, multiplier, parse_times, per_pair, plan_clip, plan_span,
+    frame_rate,
+    multiplier,
+    parse_times,
+    per_pair,
+    plan_clip,
+    plan_span,
 )
+from comfyui_animeinterp.core.errors import InputError
 
 
 @pytest.mark.parametrize("m", [2, 3, 4, 8])

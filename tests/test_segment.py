@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from safetensors.numpy import load_file
-
+from comfyui_animeinterp.core.data.synthetic import _OUTLINE, make_triplet
 from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.sgm.segment import PRESETS, LinePreset, segment_frame
-from comfyui_animeinterp.core.data.synthetic import _OUTLINE, make_triplet
+from safetensors.numpy import load_file
 
 
 @pytest.fixture(scope="module")

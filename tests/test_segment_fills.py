@@ -5,11 +5,11 @@ import cv2
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
-
 from comfyui_animeinterp.core.sgm.segment import build_fill_map, trapped_ball_fills
-from comfyui_animeinterp.core.sgm.segment.fill_map import FILL_RADII, MAX_FLOOD_FILLS, flood_fills
 from comfyui_animeinterp.core.sgm.segment import trapped_ball as TB
+from comfyui_animeinterp.core.sgm.segment.fill_map import FILL_RADII, MAX_FLOOD_FILLS, flood_fills
 from comfyui_animeinterp.core.sgm.segment.trapped_ball import MAX_TRAPPED_BALL_FILLS, ball
+
 from tests.support.segment_cases import random_binary
 from tests.support.segment_reference import fill_map_reference, trapped_ball_reference
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from skimage.filters import apply_hysteresis_threshold
-
+from comfyui_animeinterp.core.data.synthetic import make_triplet
 from comfyui_animeinterp.core.sgm.segment import PRESETS, extract_lines
 from comfyui_animeinterp.core.sgm.segment.hysteresis import hysteresis_mask
 from comfyui_animeinterp.core.sgm.segment.lines import LINE_STRENGTH, boundary_value
 from comfyui_animeinterp.core.sgm.segment.presets import LINE_SCALE, REGION_THRESHOLD
-from comfyui_animeinterp.core.data.synthetic import make_triplet
+from skimage.filters import apply_hysteresis_threshold
+
 from tests.support.segment_reference import lines_reference
 
 

@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from comfyui_animeinterp.core.sgm.segment import merge as M
 from comfyui_animeinterp.core.sgm.segment import merge_small_regions
-from comfyui_animeinterp.core.sgm.segment.histogram import (bin_bounds, histograms_from_counts,
-                                                        histograms_from_pixels, normalised, value_bins)
+from comfyui_animeinterp.core.sgm.segment.histogram import (
+    bin_bounds,
+    histograms_from_counts,
+    histograms_from_pixels,
+    normalised,
+    value_bins,
+)
+
 from tests.support.segment_cases import large_and_small_regions, random_image_for, random_label_map
 from tests.support.segment_reference import colour_histogram, merge_pass_reference, merge_reference
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
-
 from comfyui_animeinterp.core.sgm.segment import relabel_by_size, thin_lines
 from comfyui_animeinterp.core.sgm.segment.thinning import FIRST_USABLE, MAX_THINNING_PASSES, SOURCE_ORDER
+
 from tests.support.segment_cases import random_label_map
 from tests.support.segment_reference import relabel_reference, thinning_reference
 

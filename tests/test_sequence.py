@@ -6,7 +6,6 @@ import logging
 import cv2
 import numpy as np
 import pytest
-from comfyui_animeinterp.core.errors import DataError, InputError
 from comfyui_animeinterp.core.clip.drawings import (
     SequenceOptions,
     is_scene_cut,
@@ -16,6 +15,7 @@ from comfyui_animeinterp.core.clip.drawings import (
     signature,
 )
 from comfyui_animeinterp.core.data.synthetic import make_clip
+from comfyui_animeinterp.core.errors import DataError, InputError
 from comfyui_animeinterp.core.io.video import (
     FrameReader,
     VideoWriter,

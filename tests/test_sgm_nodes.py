@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.data.synthetic import make_clip
+from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.nodes.sgm_nodes import AnimeInterpCoarseFlow, AnimeInterpMatch, AnimeInterpSegment
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 
 import torch
-
 from comfyui_animeinterp.core.splat.forward import forward_splat, splat_average
 
 

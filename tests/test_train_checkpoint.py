@@ -8,7 +8,6 @@ import random
 import numpy as np
 import pytest
 import torch
-
 from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.train import checkpoint as ckpt
 from comfyui_animeinterp.core.train.config import (

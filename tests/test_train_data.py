@@ -9,10 +9,10 @@ import logging
 import numpy as np
 import pytest
 import torch
-
-from comfyui_animeinterp.core.errors import DataError, InputError
-from comfyui_animeinterp.core.sgm.run import SGMOptions
 from comfyui_animeinterp.core.data.synthetic import make_clip, make_triplet
+from comfyui_animeinterp.core.errors import DataError, InputError
+from comfyui_animeinterp.core.io.video import write_frames, write_image
+from comfyui_animeinterp.core.sgm.run import SGMOptions
 from comfyui_animeinterp.core.train.augment import (
     AugmentOptions,
     AugmentParams,
@@ -21,10 +21,9 @@ from comfyui_animeinterp.core.train.augment import (
     training_size,
 )
 from comfyui_animeinterp.core.train.flow_cache import FLOW_QUANTUM, FlowCache, load_flows, save_flows
-from comfyui_animeinterp.core.train.sampling import MicroBatches, SampleStream, local_slice
 from comfyui_animeinterp.core.train.samples import FlowSource, TrainingSamples
+from comfyui_animeinterp.core.train.sampling import MicroBatches, SampleStream, local_slice
 from comfyui_animeinterp.core.train.style_set import open_style_set, write_frame_triplets
-from comfyui_animeinterp.core.io.video import write_frames, write_image
 
 H, W = 48, 64
 

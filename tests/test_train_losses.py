@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-
 from comfyui_animeinterp.core.errors import InputError
+from comfyui_animeinterp.core.features.vgg19 import LAYER_INDEX, random_vgg19
 from comfyui_animeinterp.core.train.losses import (
     LAYER_WEIGHTS,
     STYLE_LAYERS,
@@ -14,7 +14,6 @@ from comfyui_animeinterp.core.train.losses import (
     StyleLoss,
     gram_matrix,
 )
-from comfyui_animeinterp.core.features.vgg19 import LAYER_INDEX, random_vgg19
 
 STYLE = LossWeights(1.0, 0.25, 40.0)
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)

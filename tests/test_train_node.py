@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors import safe_open
-
+from comfyui_animeinterp.core.data.synthetic import make_clip
 from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.model import LearnedInterpolator, load_model
-from comfyui_animeinterp.core.data.synthetic import make_clip
+from safetensors import safe_open
+
 from tests.support.model_files import write_model_file, write_vgg_file
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file
-
+from comfyui_animeinterp.core.cli.finetune import add_finetune_parser, config_from_args, main
 from comfyui_animeinterp.core.errors import DataError, InputError
 from comfyui_animeinterp.core.model import LearnedInterpolator, load_model
 from comfyui_animeinterp.core.train import FinetuneConfig, run_finetune
-from comfyui_animeinterp.core.cli.finetune import add_finetune_parser, config_from_args, main
+from safetensors import safe_open
+from safetensors.torch import load_file
+
 from tests.support.model_files import write_model_file, write_vgg_file
 
 REPO = Path(__file__).resolve().parents[1]

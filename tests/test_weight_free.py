@@ -4,14 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
+from comfyui_animeinterp.core.data.synthetic import make_triplet
 from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.io.images import to_image, to_tensor
 from comfyui_animeinterp.core.pipeline import Interpolator, evenly_spaced_times
 from comfyui_animeinterp.core.sgm.coarse_flow import CoarseFlow
-from comfyui_animeinterp.core.weightfree.refine import fuse_flows, refine_dis
 from comfyui_animeinterp.core.weightfree.blend import blend_at, consistency_error
-from comfyui_animeinterp.core.data.synthetic import make_triplet
+from comfyui_animeinterp.core.weightfree.refine import fuse_flows, refine_dis
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 import pytest
-
 from comfyui_animeinterp.core.cli.weights import add_weights_parser
+
 from tests.support.fake_hub import FakeHub, point_clients_at
 from tests.support.weight_files import REV, hf_source, safetensors_bytes, write_manifest
 

@@ -6,10 +6,9 @@ import json
 import re
 
 import pytest
-
 from comfyui_animeinterp.core.errors import WeightsError
-from comfyui_animeinterp.core.weights.manifest import load_manifest
 from comfyui_animeinterp.core.weights.hashing import digest_file, git_blob_sha1
+from comfyui_animeinterp.core.weights.manifest import load_manifest
 
 CONVERTER_VARIANTS = {"afi", "animeinterp", "gma", "vgg19", "lpips-alex", "alexnet"}
 GITHUB_RAW = re.compile(r"https://raw\.githubusercontent\.com/[\w.-]+/[\w.-]+/[0-9a-f]{40}/.+")

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from comfyui_animeinterp.core.errors import WeightsError
 from comfyui_animeinterp.core.weights import UnverifiedWeightWarning, resolve_weight
 from comfyui_animeinterp.core.weights import cache as cache_mod
 from comfyui_animeinterp.core.weights import resolve as resolve_mod
 from comfyui_animeinterp.core.weights.hashing import git_blob_sha1
+from safetensors.torch import load_file
+
 from tests.support.fake_hub import FakeHub, point_clients_at
 from tests.support.weight_files import (
     REV,
@@ -379,6 +379,7 @@ def test_a_download_sweeps_staging_abandoned_by_a_killed_process_but_not_a_live_
 # ----------------------------------------------------------------------------- the real converters
 def test_afi_checkpoint_from_a_github_style_url_loads_into_the_model(hub, tmp_path, cache, fixtures_dir):
     from comfyui_animeinterp.core.model import load_model, read_metadata
+
     from tests.support.weight_rule import read_key_table
 
     state: dict[str, torch.Tensor] = {}

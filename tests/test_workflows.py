@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from comfyui_animeinterp.core.data.synthetic import random_scene
 from comfyui_animeinterp.core.io.video import write_frames
+
 from tests.support import workflows as wf
 from tests.support.model_files import write_model_file, write_vgg_file
 

@@ -2,7 +2,7 @@
 
 Writes into the output folder:
 
-* ``frame1.png``, ``frame3.png``: the example pair (drawn by ``core.synthetic``);
+* ``frame1.png``, ``frame3.png``: the example pair (drawn by ``core.data.synthetic``);
 * ``inbetween_t0.25.png`` ... ``inbetween_t0.75.png``: the in-betweens (x4);
 * ``side_by_side.png``: frame 1 | our in-between at t=0.5 | ground truth | frame 3;
 * ``steps.png``: the stage previews (segments, matched segments, coarse flow, refined flow).
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import preview
+from ..data.synthetic import make_triplet
 from ..io.images import write_png
 from ..pipeline import Interpolator, evenly_spaced_times
-from ..data.synthetic import make_triplet
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:

@@ -1,6 +1,6 @@
 """``animeinterp interpolate IN [IN2] OUT``: interpolate a folder of frames, a video or two images.
 
-Streams: frames are read, interpolated and written one at a time (``core.retime``), so memory
+Streams: frames are read, interpolated and written one at a time (``core.clip.retime``), so memory
 stays flat however long the clip. Each output image is written atomically; a video is written under
 a temporary name and renamed when complete, so Ctrl-C leaves every finished file intact and no
 half-written one. Wire it into the main parser with :func:`add_interpolate_parser` (``core/cli.py``).

@@ -16,15 +16,15 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from ..sgm.coarse_flow import CoarseFlow
 from ..errors import InputError
 from ..io.images import check_same_size, to_image, to_rgb_uint8, to_tensor
 from ..model.interpolator import SYNTHESIS_MULTIPLE, LearnedInterpolator, PairState, to_signed
 from ..model.padding import CentredPadding
 from ..pipeline import check_times
-from ..weightfree.refine import PairFlows, refine_dis
 from ..sgm.clip import ClipFlows
+from ..sgm.coarse_flow import CoarseFlow
 from ..weightfree.blend import blend_at
+from ..weightfree.refine import PairFlows, refine_dis
 
 Step = Callable[[int, int], None]
 

@@ -1,8 +1,8 @@
 """Interpolate a whole clip as a stream: frames in, retimed frames out, in bounded memory.
 
-    source frames -> drawings (held frames grouped, scene cuts marked; ``core.sequence``)
+    source frames -> drawings (held frames grouped, scene cuts marked; ``core.clip.drawings``)
                   -> for each pair of consecutive drawings: the output frames of its span
-                     (``core.schedule``), rendered with one ``Interpolator.prepare`` per pair
+                     (``core.clip.schedule``), rendered with one ``Interpolator.prepare`` per pair
 
 Only the current and the next drawing (and one prepared pair) are held at any time, whatever the
 clip's length; output frames are yielded one by one, in order. The CLI and the one-click node
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..pipeline import Interpolator
-from .schedule import PlannedFrame, Timing, plan_span
 from .drawings import Drawing, FrameStream, SequenceOptions, is_scene_cut, iter_drawings, signature
+from .schedule import PlannedFrame, Timing, plan_span
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,11 @@ def _every_frame(frames: FrameStream, options: SequenceOptions) -> Iterator[Draw
 
 def retime_clip(frames: FrameStream, interpolator: Interpolator, timing: Timing,
                 options: RetimeOptions = RetimeOptions()) -> Iterator[RetimedFrame]:
-    """Yield the clip's output frames in order (see ``core.schedule`` for which and how many).
+    """Yield the clip's output frames in order (see ``core.clip.schedule`` for which and how many).
 
     Args:
         frames: ``uint8`` RGB frames of one size, or ``(source_index, frame)`` pairs (as
-            ``core.video.FrameReader`` yields them).
+            ``core.io.video.FrameReader`` yields them).
         interpolator: renders the in-betweens (learned or weight-free).
         timing: the output times (``schedule.multiplier`` / ``frame_rate`` / ``per_pair``).
     """

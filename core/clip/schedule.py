@@ -14,7 +14,7 @@ its duration (first to last frame) is the clip's. The **count depends only on ``
 timing**, never on the content: held drawings and scene cuts decide what each output frame shows,
 not how many there are.
 
-What each output time shows is decided on the clip's **drawings** (see ``core.sequence``): a
+What each output time shows is decided on the clip's **drawings** (see ``core.clip.drawings``): a
 drawing ``k`` starts at source frame ``s_k`` and is held until the next drawing starts at
 ``s_{k+1}``. An output time ``tau`` with ``s_k <= tau < s_{k+1}`` shows
 

@@ -41,8 +41,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import DataError
 from ..clip.drawings import SequenceOptions, iter_drawings, iter_triplets
+from ..errors import DataError
 from ..io.video import (
     IMAGE_EXTENSIONS,
     FrameReader,

@@ -26,8 +26,8 @@ import torch
 
 from ..data.triplets import Size, Triplet, TripletDataset, open_dataset
 from ..errors import DataError, InputError
-from ..metrics.lpips import resolve_lpips
 from ..io.video import Skipped, write_image
+from ..metrics.lpips import resolve_lpips
 from .contact_sheet import WorstTracker, assemble_sheet, render_strip
 from .methods import BASELINES, get_flow_estimator, get_method
 from .records import ResultsTable, Row, check_run_description, parse_float

@@ -11,15 +11,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .coarse_flow import CoarseFlow, DisSettings, coarse_flow
 from ..concurrency import map_threaded, run_pair
 from ..errors import InputError
-from ..io.images import check_same_size, to_rgb_uint8
-from .match import FeatureKind, Matches, SegmentDescriptors, describe_segments, feature_function, match_descriptors
-from ..weightfree.refine import PairFlows
-from .segment import segment_frame
-from .run import SGMOptions, to_working_size
 from ..features.vgg19 import VGG19Features
+from ..io.images import check_same_size, to_rgb_uint8
+from ..weightfree.refine import PairFlows
+from .coarse_flow import CoarseFlow, DisSettings, coarse_flow
+from .describe import FeatureKind, SegmentDescriptors, describe_segments, feature_function
+from .match import Matches, match_descriptors
+from .run import SGMOptions, to_working_size
+from .segment import segment_frame
 
 Step = Callable[[int, int], None]
 
@@ -114,7 +115,7 @@ def match_clip(segments: SegmentedClip, features: FeatureKind = "vgg", vgg: VGG1
 def coarse_flow_clip(matched: MatchedClip, step: Step = _noop, dis: DisSettings | None = None) -> ClipFlows:
     """Coarse flows (both directions) of every pair, resized to the input frame size.
 
-    ``dis`` overrides the DIS settings of the clip's SGM options (``core.coarse_flow.make_dis``).
+    ``dis`` overrides the DIS settings of the clip's SGM options (``core.sgm.coarse_flow.make_dis``).
     """
     seg = matched.segments
     dis = dis or seg.options.dis_settings

@@ -25,9 +25,9 @@ import torch
 
 from ..concurrency import map_threaded
 from ..errors import InputError
+from ..splat.average_numpy import splat_average_numpy
 from .match import Matches
 from .stats import SegmentStats
-from ..splat.average_numpy import splat_average_numpy
 
 MAX_SHIFT = 250.0
 """Largest accepted centroid displacement in px (code: ``flowLen <= 250``)."""
@@ -262,7 +262,7 @@ def coarse_flow(frame1: np.ndarray, frame3: np.ndarray, matches: Matches, rank_s
 
     Args:
         frame1, frame3: ``uint8`` RGB ``(H, W, 3)``, the frames the label maps were computed on.
-        matches: output of :func:`core.match.match_segments` on these frames.
+        matches: output of :func:`core.sgm.match.match_segments` on these frames.
         dis: DIS settings of the per-segment flows (:func:`make_dis`); ``"original"`` gives the
             flows the published checkpoints were trained on.
     """

@@ -16,15 +16,15 @@ import cv2
 import numpy as np
 import torch
 
-from .coarse_flow import CoarseFlow, DisSettings, check_dis_settings, coarse_flow
+from ..clip.frame_memo import FrameMemo
 from ..concurrency import run_pair
 from ..errors import InputError
-from ..clip.frame_memo import FrameMemo
-from ..io.images import ArrayLike, rgb_pair
-from .match import (FeatureFn, FeatureKind, Matches, SegmentDescriptors, describe_segments, feature_function,
-                    match_descriptors)
-from .segment import PRESETS, segment_frame
 from ..features.vgg19 import VGG19Features
+from ..io.images import ArrayLike, rgb_pair
+from .coarse_flow import CoarseFlow, DisSettings, check_dis_settings, coarse_flow
+from .describe import FeatureFn, FeatureKind, SegmentDescriptors, describe_segments, feature_function
+from .match import Matches, match_descriptors
+from .segment import PRESETS, segment_frame
 
 COMPAT_SIZE = (960, 540)
 """The working size of the original SGM script (width, height)."""
@@ -46,7 +46,7 @@ class SGMOptions:
             (keeping the aspect ratio) to about that many pixels, for which the SGM thresholds
             were tuned.
         rank_sum_threshold: largest mutual rank sum accepted as a match (0 = mutual best).
-        coarse_flow_dis: DIS settings of the coarse flows (``core.coarse_flow.make_dis``):
+        coarse_flow_dis: DIS settings of the coarse flows (``core.sgm.coarse_flow.make_dis``):
             ``"original"`` (the flows the checkpoints were trained on), ``"fast"``, or None:
             ``"original"``, except in a weight-free ``Interpolator``, which picks ``"fast"``.
     """
@@ -153,7 +153,7 @@ def run_sgm(
     """Segment, match and compute coarse flows for one pair of frames.
 
     Args:
-        frame1, frame3: frames in any accepted layout (see :mod:`core.images`), same size.
+        frame1, frame3: frames in any accepted layout (see :mod:`core.io.images`), same size.
         options: see :class:`SGMOptions`.
         vgg: VGG-19 features network, required when ``options.features == "vgg"``.
         device: where the VGG forward runs.

@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..sgm.coarse_flow import resize_flow_nearest
 from ..errors import DataError, InputError
-from ..sgm.run import SGMOptions, run_sgm
 from ..features.vgg19 import VGG19Features
+from ..sgm.coarse_flow import resize_flow_nearest
+from ..sgm.run import SGMOptions, run_sgm
 
 log = logging.getLogger(__name__)
 

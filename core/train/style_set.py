@@ -28,10 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.triplets import SequenceDataset, SyntheticDataset, TripletFolderDataset, export_triplets, open_dataset
+from ..clip.drawings import SequenceOptions, iter_drawings, iter_triplets, same_drawing, signature
+from ..data.triplets import (
+    SequenceDataset,
+    SyntheticDataset,
+    TripletFolderDataset,
+    export_triplets,
+    open_dataset,
+)
 from ..errors import DataError, InputError
 from ..io.images import to_rgb_uint8
-from ..clip.drawings import SequenceOptions, iter_drawings, iter_triplets, same_drawing, signature
 from ..io.video import Skipped, is_image_file, natural_key, read_image, write_image
 
 log = logging.getLogger(__name__)

@@ -37,9 +37,9 @@ import torch
 import torch.utils.data
 
 from ..errors import AnimeInterpError, DataError, InputError
+from ..features.vgg19 import VGG19Features, load_vgg19
 from ..model import LearnedInterpolator, load_model
 from ..sgm.run import SGMOptions
-from ..features.vgg19 import VGG19Features, load_vgg19
 from . import distributed as dist_utils
 from .augment import AugmentOptions
 from .checkpoint import (

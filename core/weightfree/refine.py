@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..sgm.coarse_flow import CoarseFlow
 from ..errors import InputError
+from ..sgm.coarse_flow import CoarseFlow
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def convert_any(src: str | os.PathLike[str], dst: str | os.PathLike[str], varian
 def convert_vgg19(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     """torchvision VGG-19 pickle -> safetensors holding only its ``features.*`` tensors (float32).
 
-    The names stay torchvision's, as in ``timm/vgg19.tv_in1k``, so ``core.vgg.build_vgg19``
+    The names stay torchvision's, as in ``timm/vgg19.tv_in1k``, so ``core.features.vgg19.build_vgg19``
     loads either file. The shapes are checked against that network before writing.
     """
     import torch

@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
-
-from comfyui_animeinterp.core.model import WEIGHTS_FORMAT, build_model
 from comfyui_animeinterp.core.features.vgg19 import random_vgg19
+from comfyui_animeinterp.core.model import WEIGHTS_FORMAT, build_model
 from comfyui_animeinterp.core.weights.convert import save_converted
+from safetensors.torch import save_file
 
 
 def write_model_file(path: Path, variant: str = "afi", seed: int = 0) -> Path:

@@ -1,6 +1,6 @@
 """Slow, literal references of the original SGM segmentation steps (AFI ``gen_sgm.py`` and
 ``linefiller``), written from their description in ARCHITECTURE.md §5.2-5.3, one region or pixel
-at a time. The fast versions in ``core.segment`` must equal these exactly. Only for tests on
+at a time. The fast versions in ``core.sgm.segment`` must equal these exactly. Only for tests on
 small images: each step is O(regions x pixels).
 """
 from __future__ import annotations

@@ -8,9 +8,8 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import save, save_file
-
 from comfyui_animeinterp.core.weights.hashing import git_blob_sha1
+from safetensors.torch import save, save_file
 
 REV = "0123456789abcdef0123456789abcdef01234567"
 

@@ -23,10 +23,10 @@ from .thinning import thin_lines
 def _check_frame(frame: np.ndarray) -> None:
     if not isinstance(frame, np.ndarray):
         raise InputError(f"segment_frame expects a NumPy array, got {type(frame).__name__}; "
-                         "convert frames with core.images.to_rgb_uint8 first")
+                         "convert frames with core.io.images.to_rgb_uint8 first")
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         raise InputError(f"segment_frame expects a uint8 RGB frame (H, W, 3), got {frame.dtype} "
-                         f"{tuple(frame.shape)}; convert frames with core.images.to_rgb_uint8 first")
+                         f"{tuple(frame.shape)}; convert frames with core.io.images.to_rgb_uint8 first")
     h, w = frame.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise InputError(f"segment_frame: {w}x{h} is too small; each side must be at least "
