@@ -14,8 +14,11 @@ Public API::
 
     result = run_sgm(frame1, frame3, SGMOptions(features="colour"))
     result.flow.flow_13, result.flow.valid_13     # (2, H, W) px, (H, W) bool
+
+(The coarse-flow function is ``core.sgm.coarse_flow.coarse_flow``; it is not re-exported here so
+that ``core.sgm.coarse_flow`` stays the module.)
 """
-from .coarse_flow import CoarseFlow, coarse_flow
+from .coarse_flow import CoarseFlow
 from .describe import FeatureKind, SegmentDescriptors, describe_segments, feature_function
 from .match import Matches, match_descriptors, match_segments
 from .run import COMPAT_SIZE, SGMOptions, SGMResult, run_sgm
@@ -32,7 +35,6 @@ __all__ = [
     "SGMResult",
     "SegmentDescriptors",
     "SegmentStats",
-    "coarse_flow",
     "describe_segments",
     "feature_function",
     "match_descriptors",
