@@ -1,13 +1,21 @@
 """``core.clip.shard``: spans as retime plans them, contiguous balanced ranges, ranges render the single run's frames."""
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
-
 from comfyui_animeinterp.core.clip.retime import RetimeOptions, iter_clip_drawings, retime_clip
 from comfyui_animeinterp.core.clip.schedule import frame_rate, multiplier, plan_clip
-from comfyui_animeinterp.core.clip.shard import (Span, plan_digest, plan_spans, render_spans, span_cost,
-                                                 split_spans)
+from comfyui_animeinterp.core.clip.shard import (
+    Span,
+    needed_frames,
+    plan_digest,
+    plan_spans,
+    render_spans,
+    span_cost,
+    split_spans,
+)
 from comfyui_animeinterp.core.data.synthetic import make_clip
 from comfyui_animeinterp.core.errors import DataError, InputError
 from comfyui_animeinterp.core.pipeline import Interpolator
@@ -62,12 +70,12 @@ def test_span_cost_counts_rendering():
 
 
 @pytest.mark.parametrize("costs,world,expected", [
-    ([1, 1, 1, 1], 2, [range(0, 2), range(2, 4)]),
-    ([5, 1, 1, 1, 1, 1], 2, [range(0, 1), range(1, 6)]),
-    ([1, 1, 1, 1, 1], 1, [range(0, 5)]),
-    ([3, 3], 4, [range(0, 0), range(0, 1), range(1, 1), range(1, 2)]),
-    ([0, 0, 0], 2, [range(0, 0), range(0, 3)]),
-    ([], 3, [range(0, 0)] * 3),
+    ([1, 1, 1, 1], 2, [range(2), range(2, 4)]),
+    ([5, 1, 1, 1, 1, 1], 2, [range(1), range(1, 6)]),
+    ([1, 1, 1, 1, 1], 1, [range(5)]),
+    ([3, 3], 4, [range(0), range(1), range(1, 1), range(1, 2)]),
+    ([0, 0, 0], 2, [range(0), range(3)]),
+    ([], 3, [range(0)] * 3),
 ])
 def test_split_spans(costs, world, expected):
     assert split_spans(costs, world) == expected
@@ -79,7 +87,7 @@ def test_split_spans_is_contiguous_and_balanced():
     for world in (2, 3, 7, 16):
         ranges = split_spans(costs, world)
         assert len(ranges) == world and ranges[0].start == 0 and ranges[-1].stop == len(costs)
-        assert all(a.stop == b.start for a, b in zip(ranges, ranges[1:]))
+        assert all(a.stop == b.start for a, b in pairwise(ranges))
         loads = [sum(costs[r.start:r.stop]) for r in ranges]
         assert max(loads) - min(loads) <= 2 * max(costs)
 
@@ -117,3 +125,25 @@ def test_render_spans_needs_the_planned_frames(clip, interpolator):
     with pytest.raises(DataError, match="ended before"):
         list(render_spans(clip[:5], spans[2:], interpolator, multiplier(2)))
     assert list(render_spans(clip, [], interpolator, multiplier(2))) == []
+
+
+@pytest.mark.parametrize("kind", ["folder", "video"])
+def test_frame_reader_select_reads_the_frames_a_full_pass_reads(clip, tmp_path, kind):
+    from comfyui_animeinterp.core.io.video import FrameReader, write_frames, write_video
+
+    path = tmp_path / ("in" if kind == "folder" else "in.avi")
+    write_frames(path, clip) if kind == "folder" else write_video(path, clip, 24.0, codec="MJPG")
+    full = dict(FrameReader(path))
+    got = list(FrameReader(path).select([7, 2, 3]))
+    assert [i for i, _ in got] == [2, 3, 7]
+    for i, frame in got:
+        np.testing.assert_array_equal(frame, full[i])
+    with pytest.raises(DataError, match="frame 10"):
+        list(FrameReader(path).select([10]))
+
+
+def test_needed_frames(clip):
+    spans = _spans(clip, multiplier(2))  # A A B B C C | D D E E
+    assert needed_frames(spans[:2]) == [0, 2, 4]
+    assert needed_frames(spans[2:3]) == [4]  # C is repeated up to the cut: D is not read
+    assert needed_frames(spans[3:]) == [6, 8]

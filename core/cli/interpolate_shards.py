@@ -4,15 +4,16 @@ torchrun sets ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK``; each process joins the
 NCCL on CUDA, through ``core.train.distributed``), takes GPU ``LOCAL_RANK`` when there is one, and:
 
 1. **plans the whole clip itself**: held drawings and cuts from the frames' signatures
-   (``core.clip.drawings``) -> drawing spans numbered globally (``core.clip.shard``). Planning
-   decodes the clip once and compares small thumbnails, a few ms per frame against seconds per
-   in-between, and every process must decode its own frames anyway, so receiving the plan from
-   process 0 would cost the same wall time plus a collective carrying it. One broadcast of the
-   plan's digest checks that all processes planned alike (different decoders on different
-   machines would otherwise give a silently mixed output);
+   (``core.clip.drawings``) -> drawing spans numbered globally (``core.clip.shard``). This is the
+   cheapest way: planning decodes the clip once and compares small thumbnails (a few ms per
+   frame, against about a second or more per in-between), and receiving the plan from process 0
+   instead would start nobody sooner (all would wait for process 0's same pass) and need a
+   collective carrying the plan. One broadcast of the plan's digest checks that all processes
+   planned alike (different decoders on different machines would otherwise mix two plans);
 2. **renders its contiguous range of spans** (about equal cost; a span is never split, so neither
-   is a held drawing or a pair's in-betweens) from a second pass over the source, and writes each
-   frame under its global number: into OUT for a folder, into a hidden ``.OUT.parts/`` folder of
+   is a held drawing or a pair's in-betweens) from a second pass over the source that reads only
+   the drawings it needs (a folder: those files; a video: decoded up to its last one), and writes
+   each frame under its global number: into OUT for a folder, into a hidden ``.OUT.parts/`` folder of
    lossless PNGs beside a video OUT;
 3. waits for the others (one collective); for a video, process 0 then encodes the parts in order
    into OUT (so the video is the one a single process writes) and removes them.
@@ -30,8 +31,17 @@ from datetime import timedelta
 from pathlib import Path
 
 from ..errors import AnimeInterpError, DataError
-from .interpolate import (DEFAULT_SOURCE_FPS, FRAME_NAME, FolderSink, VideoSink, _progress, _video_suffixes,
-                          build_interpolator, build_timing, open_source)
+from .interpolate import (
+    DEFAULT_SOURCE_FPS,
+    FRAME_NAME,
+    FolderSink,
+    VideoSink,
+    _progress,
+    _video_suffixes,
+    build_interpolator,
+    build_timing,
+    open_source,
+)
 
 RENDER_TIMEOUT = timedelta(days=7)
 """How long a process that has finished waits for the slowest one."""
@@ -65,8 +75,8 @@ def run_sharded(args: argparse.Namespace) -> int:
 
 def _run(ctx, args: argparse.Namespace) -> int:
     from ..clip.retime import RetimeOptions, iter_clip_drawings
-    from ..clip.shard import plan_digest, plan_spans, render_spans, span_cost, split_spans
-    from ..io.video import is_video_file, list_images, read_image, write_image
+    from ..clip.shard import needed_frames, plan_digest, plan_spans, render_spans, span_cost, split_spans
+    from ..io.video import FrameReader, is_video_file, list_images, read_image, write_image
     from ..train.distributed import broadcast_object
 
     *inputs, out = args.paths
@@ -117,7 +127,8 @@ def _run(ctx, args: argparse.Namespace) -> int:
     bar = _progress(sum(s.count for s in mine) if ctx.is_main else 0, args.quiet or not ctx.is_main,
                     f"{source.describe}, process 0 of {ctx.world_size}")
     try:
-        for number, item in render_spans(open_source(inputs).frames, mine, interpolator, timing):
+        frames = FrameReader(inputs[0]).select(needed_frames(mine)) if len(inputs) == 1 else open_source(inputs).frames
+        for number, item in render_spans(frames, mine, interpolator, timing):
             write_image(target / FRAME_NAME.format(number, ext=ext), item.image)
             bar.update(1)
     except KeyboardInterrupt:

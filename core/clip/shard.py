@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -110,7 +111,7 @@ def split_spans(costs: Sequence[float], world_size: int) -> list[range]:
         best = int(np.argmin(np.abs(prefix - target)))
         bounds.append(max(best, bounds[-1]))
     bounds.append(len(costs))
-    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
+    return [range(a, b) for a, b in pairwise(bounds)]
 
 
 def plan_digest(spans: Sequence[Span]) -> str:
@@ -125,18 +126,25 @@ def _indexed(frames: FrameStream) -> Iterator[tuple[int, np.ndarray]]:
         yield (int(item[0]), item[1]) if isinstance(item, tuple) else (position, item)
 
 
+def needed_frames(spans: Sequence[Span]) -> list[int]:
+    """Source indices whose frames rendering ``spans`` reads: each drawing's first frame, and the
+    next drawing's where a span interpolates (increasing)."""
+    return sorted({s.start for s in spans} | {s.stop for s in spans if s.interpolate})
+
+
 def render_spans(frames: FrameStream, spans: Sequence[Span], interpolator: Interpolator,
                  timing: Timing) -> Iterator[tuple[int, RetimedFrame]]:
     """``(global output number, frame)`` of the given consecutive spans, in order.
 
     Args:
-        frames: the clip's source frames again (as planned), or ``(source_index, frame)`` pairs;
-            read up to the last frame the spans need, keeping only drawings' first frames.
+        frames: the clip's source frames again (as planned), or ``(source_index, frame)`` pairs
+            (at least those of :func:`needed_frames`); read up to the last one the spans need,
+            keeping at most two.
         spans: a contiguous range of :func:`plan_spans`' spans.
     """
     if not spans:
         return
-    wanted = {s.start for s in spans} | {s.stop for s in spans if s.interpolate}
+    wanted = set(needed_frames(spans))
     last_needed = max(wanted)
     held: dict[int, np.ndarray] = {}
     queue = list(spans)
