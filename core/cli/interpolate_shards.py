@@ -31,6 +31,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ..errors import AnimeInterpError, DataError
+from ..io.video import is_video_file
 from .interpolate import (
     DEFAULT_SOURCE_FPS,
     FRAME_NAME,
@@ -74,10 +75,8 @@ def run_sharded(args: argparse.Namespace) -> int:
 
 
 def _run(ctx, args: argparse.Namespace) -> int:
-    from ..clip.retime import RetimeOptions, iter_clip_drawings
-    from ..clip.shard import needed_frames, plan_digest, plan_spans, render_spans, span_cost, split_spans
-    from ..io.video import FrameReader, is_video_file, list_images, read_image, write_image
-    from ..train.distributed import broadcast_object
+    from ..clip.shard import needed_frames, render_spans, span_cost, split_spans
+    from ..io.video import FrameReader, write_image
 
     *inputs, out = args.paths
     out_path = Path(out)
@@ -89,45 +88,24 @@ def _run(ctx, args: argparse.Namespace) -> int:
         source_fps = args.source_fps or source.fps or DEFAULT_SOURCE_FPS
         timing = build_timing(args, source_fps)
         if ctx.is_main:  # checks and clears OUT; the others write only after the next collective
-            out_fps = timing.output_fps(source_fps, max(source.count, 1))
-            sink = (VideoSink(out_path, out_fps, args.codec, args.overwrite) if is_video
-                    else FolderSink(out_path, args.ext, args.overwrite))
-            if is_video:
-                shutil.rmtree(target, ignore_errors=True)
+            sink = _open_output(args, out_path, target, timing.output_fps(source_fps, max(source.count, 1)))
     except AnimeInterpError as e:
         error = e
     if _failed(ctx, error):
         return 2
-    # the main process first, so that a download happens once
-    local = argparse.Namespace(**{**vars(args), "device": str(ctx.device)})
-    interpolator = None
-    for turn in (True, False):
-        try:
-            if ctx.is_main == turn:
-                interpolator = build_interpolator(local)
-        except AnimeInterpError as e:
-            error = e
-        if _failed(ctx, error):
-            return 2
-    cuts = not args.no_cuts and len(inputs) == 1
-    options = RetimeOptions(held_drawings=not args.no_held, scene_cuts=cuts)
-    spans = []
-    try:
-        spans = plan_spans(iter_clip_drawings(source.frames, options), timing)
-        if broadcast_object(ctx, plan_digest(spans)) != plan_digest(spans):
-            raise DataError(f"process {ctx.rank} planned the clip differently from process 0: "
-                            "do all machines read the same IN with the same OpenCV?")
-    except AnimeInterpError as e:
-        error = e
-    if _failed(ctx, error):
+    interpolator = _build_interpolator(ctx, args)
+    if interpolator is None:
+        return 2
+    spans = _plan(ctx, args, source, timing, scene_cuts=len(inputs) == 1)
+    if spans is None:
         return 2
     share = split_spans([span_cost(s) for s in spans], ctx.world_size)[ctx.rank]
     mine = spans[share.start:share.stop]
-    total = sum(s.count for s in spans)
     bar = _progress(sum(s.count for s in mine) if ctx.is_main else 0, args.quiet or not ctx.is_main,
                     f"{source.describe}, process 0 of {ctx.world_size}")
     try:
-        frames = FrameReader(inputs[0]).select(needed_frames(mine)) if len(inputs) == 1 else open_source(inputs).frames
+        frames = (FrameReader(inputs[0]).select(needed_frames(mine)) if len(inputs) == 1
+                  else open_source(inputs).frames)
         for number, item in render_spans(frames, mine, interpolator, timing):
             write_image(target / FRAME_NAME.format(number, ext=ext), item.image)
             bar.update(1)
@@ -144,21 +122,77 @@ def _run(ctx, args: argparse.Namespace) -> int:
         return 2
     if not ctx.is_main:
         return 0
-    try:
-        if is_video:
-            parts = list_images(target)
-            if len(parts) != total:
-                raise DataError(f"{target} holds {len(parts)} frames, {total} were planned")
-            for part in parts:
-                sink.write(read_image(part))
-            sink.close(commit=True)
-            shutil.rmtree(target)
-    except (AnimeInterpError, KeyboardInterrupt) as e:
-        sink.close(commit=False)
-        print(f"animeinterp interpolate: {e or 'interrupted'}", file=sys.stderr)
-        return 130 if isinstance(e, KeyboardInterrupt) else 2
+    total = sum(s.count for s in spans)
+    if is_video:
+        code = _join_video(sink, target, total)
+        if code:
+            return code
     print(f"wrote {total} frames to {out_path} ({ctx.world_size} processes)", file=sys.stderr)
     return 0
+
+
+def _open_output(args: argparse.Namespace, out: Path, target: Path, fps: float):
+    """Process 0: check OUT (and clear our old frames with --overwrite); a video's sink."""
+    if target == out:
+        FolderSink(out, args.ext, args.overwrite)
+        return None
+    sink = VideoSink(out, fps, args.codec, args.overwrite)
+    shutil.rmtree(target, ignore_errors=True)  # parts of an interrupted run
+    return sink
+
+
+def _build_interpolator(ctx, args: argparse.Namespace):
+    """The interpolator on this process's device (process 0 first, so that a download happens once)."""
+    local = argparse.Namespace(**{**vars(args), "device": str(ctx.device)})
+    interpolator = error = None
+    for main_turn in (True, False):
+        try:
+            if ctx.is_main == main_turn:
+                interpolator = build_interpolator(local)
+        except AnimeInterpError as e:
+            error = e
+        if _failed(ctx, error):
+            return None
+    return interpolator
+
+
+def _plan(ctx, args: argparse.Namespace, source, timing, scene_cuts: bool):
+    """The clip's spans, planned by this process and checked against process 0's (None: failed)."""
+    from ..clip.retime import RetimeOptions, iter_clip_drawings
+    from ..clip.shard import plan_digest, plan_spans
+    from ..train.distributed import broadcast_object
+
+    # two images given explicitly are always interpolated, as in one process
+    options = RetimeOptions(held_drawings=not args.no_held, scene_cuts=scene_cuts and not args.no_cuts)
+    spans = error = None
+    try:
+        spans = plan_spans(iter_clip_drawings(source.frames, options), timing)
+        if broadcast_object(ctx, plan_digest(spans)) != plan_digest(spans):
+            raise DataError(f"process {ctx.rank} planned the clip differently from process 0: "
+                            "do all machines read the same IN with the same OpenCV?")
+    except AnimeInterpError as e:
+        error = e
+    return None if _failed(ctx, error) else spans
+
+
+def _join_video(sink, parts: Path, total: int) -> int:
+    """Process 0: encode the parts in order into the video OUT; 0, 2 or 130."""
+    from ..io.video import list_images, read_image
+
+    try:
+        files = list_images(parts)
+        if len(files) != total:
+            raise DataError(f"{parts} holds {len(files)} frames, {total} were planned")
+        for f in files:
+            sink.write(read_image(f))
+        sink.close(commit=True)
+        shutil.rmtree(parts)
+        return 0
+    except (AnimeInterpError, KeyboardInterrupt) as e:
+        sink.close(commit=False)
+        interrupted = isinstance(e, KeyboardInterrupt)
+        print(f"animeinterp interpolate: {'interrupted' if interrupted else e}", file=sys.stderr)
+        return 130 if interrupted else 2
 
 
 def _failed(ctx, error: Exception | None) -> bool:
