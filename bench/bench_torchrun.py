@@ -51,6 +51,10 @@ def run(args: argparse.Namespace) -> dict:
     import cv2
     import torch
 
+    if args.device.startswith("cuda") and torch.cuda.device_count() < args.processes:
+        return {"bench": "torchrun", "table": [],
+                "skipped": f"{args.processes} processes need {args.processes} GPUs (one each); "
+                           f"{torch.cuda.device_count()} visible"}
     w, h = (int(v) for v in args.size.lower().split("x"))
     cores = os.cpu_count() or 1
     threads = args.threads or max(1, cores // args.processes)
