@@ -15,6 +15,7 @@ one range from a fresh pass over the source frames, keeping at most two frames.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -147,12 +148,12 @@ def render_spans(frames: FrameStream, spans: Sequence[Span], interpolator: Inter
     wanted = set(needed_frames(spans))
     last_needed = max(wanted)
     held: dict[int, np.ndarray] = {}
-    queue = list(spans)
+    queue = deque(spans)
     for index, frame in _indexed(frames):
         if index in wanted:
             held[index] = frame
         while queue and queue[0].start in held and (not queue[0].interpolate or queue[0].stop in held):
-            span = queue.pop(0)
+            span = queue.popleft()
             second = held[span.stop] if span.interpolate else None
             for offset, item in enumerate(render_span(span.plan(timing), held[span.start], second, interpolator)):
                 yield span.first_output + offset, item
