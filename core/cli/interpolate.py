@@ -206,6 +206,10 @@ def run_interpolate(args: argparse.Namespace) -> int:
     if len(args.paths) not in (2, 3):
         print("animeinterp interpolate: give IN OUT, or IN IN2 OUT for two images", file=sys.stderr)
         return 2
+    from .interpolate_shards import launched_by_torchrun, run_sharded
+
+    if launched_by_torchrun():  # several processes share the clip (torchrun)
+        return run_sharded(args)
     *inputs, out = args.paths
     out_path = Path(out)
     try:

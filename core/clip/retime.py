@@ -89,22 +89,24 @@ def retime_clip(frames: FrameStream, interpolator: Interpolator, timing: Timing,
     for drawing in iter_clip_drawings(frames, options):
         if current is not None:
             plan = plan_span(current.index, current.start, drawing.start, not drawing.cut_before, timing)
-            yield from _render(plan, current, drawing, interpolator)
+            yield from render_span(plan, current.frame, drawing.frame, interpolator)
         current = drawing
     if current is not None:
         end = current.start + current.length - 1
-        yield from _render(plan_span(current.index, current.start, end, False, timing, last=True),
-                           current, None, interpolator)
+        yield from render_span(plan_span(current.index, current.start, end, False, timing, last=True),
+                               current.frame, None, interpolator)
 
 
-def _render(plan: list[PlannedFrame], first: Drawing, second: Drawing | None,
-            interpolator: Interpolator) -> Iterator[RetimedFrame]:
+def render_span(plan: list[PlannedFrame], first: np.ndarray, second: np.ndarray | None,
+                interpolator: Interpolator) -> Iterator[RetimedFrame]:
+    """The frames of one drawing span: ``first`` (the drawing's frame) where planned, else the
+    in-betweens of ``first`` and ``second`` (the next drawing's frame), from one prepared pair."""
     pair = None
     for item in plan:
         if not item.is_inbetween:
-            yield RetimedFrame(first.frame, item)
+            yield RetimedFrame(first, item)
             continue
         if pair is None:
-            pair = interpolator.prepare(first.frame, second.frame)
+            pair = interpolator.prepare(first, second)
         yield RetimedFrame(interpolator.frame_at(pair, item.t), item)
     del pair

@@ -156,6 +156,32 @@ class FrameReader:
                 continue
             yield index, frame
 
+    def select(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """``(index, rgb)`` of the given source indices only, in increasing order (frames found by an
+        earlier pass): an image folder reads just those files; a video is decoded up to the last
+        one, converting only those (``grab`` steps over the others). A missing index is a DataError.
+        """
+        wanted = sorted(set(indices))
+        if self.kind == "images":
+            for i in wanted:
+                if not 0 <= i < len(self._files):
+                    raise DataError(f"{self.path}: no frame {i} (it holds {len(self._files)})")
+                yield i, read_image(self._files[i])
+            return
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            position = 0
+            for i in wanted:
+                while position < i and cap.grab():
+                    position += 1
+                ok, bgr = cap.read() if position == i else (False, None)
+                if not ok:
+                    raise DataError(f"{self.path}: the video ended before frame {i}")
+                position += 1
+                yield i, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        finally:
+            cap.release()
+
     def _raw(self) -> Iterator[tuple[int, str, np.ndarray | None]]:
         if self.kind == "images":
             for index, f in enumerate(self._files):

@@ -53,12 +53,13 @@ def requested_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def init_distributed(device: str = "auto") -> DistContext:
+def init_distributed(device: str = "auto", timeout: timedelta = PREPARE_TIMEOUT) -> DistContext:
     """Join the process group if launched by torchrun (else a single-process context).
 
     Args:
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; under torchrun
             with CUDA each process takes GPU ``LOCAL_RANK``.
+        timeout: how long a collective (e.g. a barrier) waits for the slowest process.
     """
     world = requested_world_size()
     wanted = _pick_device(device)
@@ -75,7 +76,7 @@ def init_distributed(device: str = "auto") -> DistContext:
     owns = False
     if not dist.is_initialized():
         backend = "nccl" if wanted.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend, timeout=PREPARE_TIMEOUT)
+        dist.init_process_group(backend=backend, timeout=timeout)
         owns = True
     return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, wanted, owns)
 
