@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,11 +208,12 @@ def probe_video_writer(path: Path, fps: float, codec: str) -> None:
         raise InputError(f"--codec must be a four-character code, got {codec!r}")
     probe = path.with_name(f".{path.stem}.probe-{os.getpid()}{path.suffix}")
     try:
-        writer = cv2.VideoWriter(str(probe), cv2.VideoWriter_fourcc(*codec), fps, (64, 64))
-        ok = writer.isOpened()
-        if ok:
-            writer.write(np.zeros((64, 64, 3), np.uint8))
-        writer.release()
+        with _quiet_stderr():  # OpenCV and FFmpeg print their own lines for an unsupported pair
+            writer = cv2.VideoWriter(str(probe), cv2.VideoWriter_fourcc(*codec), fps, (64, 64))
+            ok = writer.isOpened()
+            if ok:
+                writer.write(np.zeros((64, 64, 3), np.uint8))
+            writer.release()
         ok = ok and probe.is_file() and probe.stat().st_size > 0
     finally:
         probe.unlink(missing_ok=True)
@@ -282,6 +284,23 @@ class VideoSink:
         """Rename the finished video over ``OUT`` (``commit``) or delete it; a partial video is never kept."""
         self._writer.close(commit=commit)
         return commit and self.written > 0
+
+
+@contextmanager
+def _quiet_stderr():
+    """Send file descriptor 2 to /dev/null for the block (native libraries write there directly)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _same_path(a: Path, b: Path) -> bool:
