@@ -24,7 +24,10 @@ from comfyui_animeinterp.core import concurrency
 from comfyui_animeinterp.core.cli import main
 from comfyui_animeinterp.core.io.video import list_images, read_image, write_frames
 
-REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real_anime_dev" / "colour" / "anidoc_test_clips"
+_CLIPS = Path("shared") / "data" / "real_anime_dev" / "colour" / "anidoc_test_clips"
+REAL = next((root / _CLIPS for root in (Path(__file__).resolve().parents[1] / "..", Path("/work"))
+             if (root / _CLIPS).is_dir()), Path(__file__).resolve().parents[1] / ".." / _CLIPS)
+"""The development set next to the repository (a worktree may sit one level deeper: /work/shared)."""
 SCENE = ("sample4_f0004-0005-0006", "sample4_f0006-0007-0008", "sample4_f0008-0009-0010", "sample4_f0010-0011-0012")
 
 

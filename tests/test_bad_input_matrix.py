@@ -151,6 +151,18 @@ def test_a_second_run_into_a_locked_out_is_refused(folder, tmp_path, capsys):
     assert _cli(folder, out) == 0 and _leftovers(tmp_path) == []  # the lock is gone with its run
 
 
+def test_two_runs_started_together_into_one_out_one_is_refused(folder, tmp_path, capsys):
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = tmp_path / "out"
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(lambda _: _cli(folder, out), range(2)))
+    assert statuses == [0, 2]
+    err = capsys.readouterr().err
+    assert "being written by another animeinterp run" in err or "pass --overwrite" in err
+    assert len(list_images(out)) == 11 and _leftovers(tmp_path) == [] and _leftovers(out) == []
+
+
 # --------------------------------------------------------------------------- interpolate: options, weights
 
 def test_source_fps_zero(folder, tmp_path, capsys):

@@ -176,10 +176,13 @@ def run_interpolate(args: argparse.Namespace) -> int:
         interpolator = build_interpolator(args)
         target.lock()
         sink = target.open_sink(args.ext, out_fps, args.codec)
-    except (AnimeInterpError, OSError, MemoryError) as e:
+    except BaseException as e:
         if target is not None:
             target.unlock()
-        return _fail(e, None, args.device)
+        status = _fail(e, None, args.device) if isinstance(e, Exception) else None
+        if status is None:
+            raise
+        return status
     # two images given explicitly are always interpolated: the cut test would only second-guess the user
     cuts = not args.no_cuts and len(inputs) == 1
     options = RetimeOptions(held_drawings=not args.no_held, scene_cuts=cuts)
