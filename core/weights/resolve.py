@@ -141,7 +141,8 @@ def _verify_unrecorded(entry: WeightEntry, file: Path, manifest: Manifest, probl
     raise WeightsError(
         f"Weight file {file} cannot be verified: its record {record_path(file).name} is {problem} and "
         f"{why}. Delete {file.name} (and its record) and run `animeinterp weights download {entry.name}` "
-        "to get a verified copy; to use this file anyway, pass its path instead of the name."
+        "to get a verified copy (or put the original checkpoint in that folder: it is checked by its hash "
+        "and converted); to use this file anyway, pass its path instead of the name."
     )
 
 
