@@ -13,7 +13,6 @@ import torch
 
 from comfyui_animeinterp.core.cli import main
 from comfyui_animeinterp.core.data.synthetic import make_clip
-from comfyui_animeinterp.core.io import video
 from comfyui_animeinterp.core.io.output import check_output
 from comfyui_animeinterp.core.io.video import list_images, write_frames
 from comfyui_animeinterp.core.pipeline import Interpolator
@@ -187,7 +186,7 @@ def test_weights_with_nan_are_refused_before_out_is_touched(finished, folder, tm
     state = load_file(str(good))
     with safe_open(str(good), framework="pt") as f:
         meta = f.metadata()
-    key = sorted(state)[0]
+    key = min(state)
     state[key] = torch.full_like(state[key], float("nan"))
     bad = tmp_path / "diverged.safetensors"
     save_file(state, str(bad), metadata=meta)
@@ -235,7 +234,7 @@ def test_a_fault_mid_run_into_a_new_out_writes_nothing(folder, tmp_path, capsys,
 
 
 def test_overwrite_replaces_the_frames_only_when_complete(finished, folder):
-    out, before = finished
+    out, _ = finished
     (out / "notes.txt").write_text("mine")
     assert _cli(folder, out, "--overwrite") == 0  # x2: 11 frames replace the x3 run's 16
     assert len(list_images(out)) == 11 and (out / "notes.txt").read_text() == "mine"

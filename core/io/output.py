@@ -116,7 +116,7 @@ class OutputTarget:
                 raise InputError(f"cannot create the folder {folder}: {e.strerror or e}") from None
             self._created.append(folder)
 
-    def open_sink(self, ext: str, fps: float, codec: str) -> "FolderSink | VideoSink":
+    def open_sink(self, ext: str, fps: float, codec: str) -> FolderSink | VideoSink:
         """The sink the frames go to (call under :meth:`lock`, after the checks)."""
         check_existing(self.path, self.kind, self.overwrite)
         if self.kind == "video":
