@@ -297,3 +297,10 @@ def test_api_float_frames_out_of_range(frame, fragment):
     with pytest.raises(InputError) as info:
         Interpolator().interpolate(frame, frame)
     assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_new_folder_with_a_dot_in_its_name_needs_a_trailing_slash(folder, tmp_path, capsys):
+    assert _cli(folder, tmp_path / "take.v2") == 2
+    _one_line(capsys.readouterr().err, "end it with /")
+    assert _cli(folder, f"{tmp_path / 'take.v2'}/") == 0
+    assert len(list_images(tmp_path / "take.v2")) == 11

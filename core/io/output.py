@@ -143,8 +143,9 @@ def check_output(out: str, inputs: list[str], overwrite: bool) -> OutputTarget:
         kind = "folder"
     else:
         raise InputError(
-            f"{path}: unknown OUT extension {path.suffix!r}; OUT is a folder (no extension; the image "
-            f"format is --ext) or a video ({', '.join(sorted(VIDEO_EXTENSIONS - set(UNWRITABLE_VIDEO)))})"
+            f"{path}: unknown OUT extension {path.suffix!r}; OUT is a folder (no extension, or end it with / "
+            f"for a new folder whose name has a dot; the image format is --ext) or a video "
+            f"({', '.join(sorted(VIDEO_EXTENSIONS - set(UNWRITABLE_VIDEO)))})"
         )
     for given in inputs:
         if _same_path(Path(given), path):
