@@ -304,3 +304,42 @@ def test_a_new_folder_with_a_dot_in_its_name_needs_a_trailing_slash(folder, tmp_
     _one_line(capsys.readouterr().err, "end it with /")
     assert _cli(folder, f"{tmp_path / 'take.v2'}/") == 0
     assert len(list_images(tmp_path / "take.v2")) == 11
+
+
+def test_an_existing_out_in_a_read_only_parent_is_staged_inside_it(finished, folder):
+    out, _ = finished
+    out.parent.chmod(0o555)
+    try:
+        try:
+            fd, name = tempfile.mkstemp(dir=out.parent)
+        except OSError:
+            pass
+        else:
+            os.close(fd)
+            os.unlink(name)
+            pytest.skip("running as root: a read-only folder is still writable")
+        assert _cli(folder, out, "--overwrite") == 0
+        assert len(list_images(out)) == 11 and _leftovers(out) == []
+    finally:
+        out.parent.chmod(0o755)
+
+
+def test_staging_inside_out_replaces_the_frames_and_leaves_nothing(finished, frames):
+    """The mechanism of the read-only-parent case, checked whoever runs the tests."""
+    from comfyui_animeinterp.core.io.output import OutputTarget
+
+    out, before = finished
+    target = OutputTarget(out, "folder", overwrite=True, work_dir=out)
+    target.lock()
+    assert target.lock_path.parent == out and target.lock_path.exists()
+    sink = target.open_sink("png", 24.0, "mp4v")
+    assert sink.staging.parent == out
+    for f in frames[:4]:
+        sink.write(f)
+    names = {p.name for p in out.iterdir()}
+    assert names - {sink.staging.name, target.lock_path.name} == before.keys()  # untouched so far
+    assert all((out / name).read_bytes() == data for name, data in before.items())
+    sink.close(commit=True)
+    target.unlock()
+    assert [p.name for p in list_images(out)] == [f"frame_{i:06d}.png" for i in range(4)]
+    assert _leftovers(out) == []

@@ -46,11 +46,16 @@ class OutputTarget:
     path: Path
     kind: str
     overwrite: bool
+    work_dir: Path | None = None
+    """Where the lock and the staging folder go: OUT's parent, or (an existing folder OUT whose
+    parent is read-only) OUT itself."""
     _lock_fd: int | None = field(default=None, repr=False)
     _created: list[Path] = field(default_factory=list, repr=False)
 
     @property
     def lock_path(self) -> Path:
+        if self.work_dir is not None and self.work_dir != self.path.parent:
+            return self.work_dir / ".animeinterp.lock"
         return self.path.parent / f".{self.path.name}.lock"
 
     def lock(self) -> None:
@@ -122,7 +127,7 @@ class OutputTarget:
         if self.kind == "video":
             probe_video_writer(self.path, fps, codec)
             return VideoSink(self.path, fps, codec)
-        return FolderSink(self.path, ext)
+        return FolderSink(self.path, ext, self.work_dir or self.path.parent)
 
 
 def check_output(out: str, inputs: list[str], overwrite: bool) -> OutputTarget:
@@ -150,13 +155,14 @@ def check_output(out: str, inputs: list[str], overwrite: bool) -> OutputTarget:
     for given in inputs:
         if _same_path(Path(given), path):
             raise InputError(f"OUT {path} is the input {given}; choose another OUT")
-    check_writable(path)
+    work_dir = check_writable(path, inside_ok=kind == "folder")
     check_existing(path, kind, overwrite)
-    return OutputTarget(path, kind, overwrite)
+    return OutputTarget(path, kind, overwrite, work_dir)
 
 
-def check_writable(path: Path) -> None:
-    """``path`` can be created or replaced: the nearest existing folder above it is a writable folder.
+def check_writable(path: Path, inside_ok: bool = False) -> Path:
+    """``path`` can be created or replaced: the nearest existing folder above it is a writable folder
+    (or, with ``inside_ok``, ``path`` is an existing writable folder). Returns that folder.
 
     Raises:
         InputError: a file stands where a folder is needed, or the folder is not writable.
@@ -168,7 +174,13 @@ def check_writable(path: Path) -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise InputError(f"cannot create {path}: {parent} is a file, not a folder")
-    _probe_write(parent, f"cannot write into {parent}")
+    try:
+        _probe_write(parent, f"cannot write into {parent}")
+    except InputError:
+        if inside_ok and path.is_dir():
+            return path
+        raise
+    return parent
 
 
 def _probe_write(folder: Path, what: str) -> None:
@@ -228,11 +240,11 @@ def probe_video_writer(path: Path, fps: float, codec: str) -> None:
 class FolderSink:
     """Numbered images written into a staging folder beside ``folder``, moved in when complete."""
 
-    def __init__(self, folder: Path, ext: str):
+    def __init__(self, folder: Path, ext: str, work_dir: Path | None = None):
         self.folder = folder
         self.ext = ext
         self.written = 0
-        self.staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.staging-", dir=folder.parent))
+        self.staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.staging-", dir=work_dir or folder.parent))
 
     def write(self, rgb: np.ndarray) -> None:
         from . import video
