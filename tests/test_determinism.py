@@ -73,3 +73,27 @@ def test_weight_free_in_betweens_are_byte_identical_on_1_or_n_threads(matched_pa
         runs.append(Interpolator().interpolate(f1, f3, (0.25, 0.5)))
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_learned_in_betweens_are_byte_identical_on_1_or_n_threads(matched_pair, monkeypatch):
+    """The learned path (original DIS settings, the network on 1 or 2 torch threads)."""
+    import torch
+
+    from comfyui_animeinterp.core.model import build_model
+    from comfyui_animeinterp.core.pipeline import Interpolator
+    from comfyui_animeinterp.core.sgm.run import SGMOptions
+
+    f1, f3, _ = matched_pair
+    torch.manual_seed(0)
+    model = build_model("afi").eval()
+    threads = torch.get_num_threads()
+    runs = []
+    try:
+        for seed, workers, torch_threads in [(0, 1, 1), (5, 3, 2)]:
+            monkeypatch.setattr(C, "map_threaded", _shuffled_map(seed, workers))
+            torch.set_num_threads(torch_threads)
+            runs.append(Interpolator(model, None, SGMOptions(features="colour")).interpolate(f1, f3, (0.5,)))
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
