@@ -125,18 +125,18 @@ def _resolve_entry(
 
 
 def _verify_unrecorded(entry: WeightEntry, file: Path, manifest: Manifest, problem: str) -> None:
-    """Accept a cached ``file`` without a readable record only if the manifest publishes its full
-    SHA-256 (a safetensors source, or the entry's ``converted_sha256``); WeightsError otherwise."""
-    known = {s.sha256 for s in manifest.sources_for(entry) if not s.needs_conversion and s.sha256}
-    if entry.converted_sha256:
-        known.add(entry.converted_sha256)
-    if known and verified_before(file) in known:
+    """Accept a cached ``file`` without a readable record only if the manifest pins its content (a
+    safetensors source's SHA-256 or git blob id, or the entry's ``converted_sha256``); WeightsError
+    otherwise."""
+    direct = [s for s in manifest.sources_for(entry) if not s.needs_conversion and s.exact]
+    pinned = bool(direct or entry.converted_sha256)
+    if pinned and verified_before(file) is not None:
         return
-    digest = digest_file(file) if known else None
-    if digest is not None and digest.sha256 in known:
+    digest = digest_file(file) if pinned else None
+    if digest is not None and (digest.sha256 == entry.converted_sha256 or any(s.matches(digest) for s in direct)):
         remember_verified(file, digest.sha256)
         return
-    why = (f"its hash (sha256 {digest.sha256}) is not the one the manifest publishes for '{entry.name}'"
+    why = (f"its hash (sha256 {digest.sha256}) is not one the manifest publishes for '{entry.name}'"
            if digest is not None else f"the manifest publishes no hash of the converted file for '{entry.name}'")
     raise WeightsError(
         f"Weight file {file} cannot be verified: its record {record_path(file).name} is {problem} and "
