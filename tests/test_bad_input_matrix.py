@@ -343,3 +343,19 @@ def test_staging_inside_out_replaces_the_frames_and_leaves_nothing(finished, fra
     target.unlock()
     assert [p.name for p in list_images(out)] == [f"frame_{i:06d}.png" for i in range(4)]
     assert _leftovers(out) == []
+
+
+@pytest.mark.parametrize("exc, status, fragment", [
+    (MemoryError(), 1, "out of memory"),
+    (OSError(errno.EACCES, "Permission denied", "/somewhere/report.json"), 1,
+     "Permission denied: /somewhere/report.json"),
+])
+def test_a_fault_no_command_handles_is_one_line(monkeypatch, capsys, exc, status, fragment):
+    from comfyui_animeinterp.core.cli import weights as weights_cli
+
+    def fail(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(weights_cli, "load_manifest", fail)
+    assert main(["weights", "list"]) == status
+    _one_line(capsys.readouterr().err, fragment)

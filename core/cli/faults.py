@@ -36,6 +36,6 @@ def fault_message(exc: BaseException, *, frame_size: tuple[int, int] | None = No
                      ", or close other programs"))
         return f"out of memory while interpolating{size}{where}; {advice}"
     if isinstance(exc, OSError):
-        target = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        return f"cannot write{target}: {exc.strerror or exc}"
+        target = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        return f"{exc.strerror or exc}{target}"
     return None
