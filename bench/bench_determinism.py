@@ -6,6 +6,7 @@ The clip is the development set's distinct drawings of one real scene (anidoc sa
 ``bench/results/determinism.json``.
 
     python bench/bench_determinism.py [--runs 1,2,2,1] [--multiplier 4] [--learned WEIGHTS]
+    python bench/bench_determinism.py --dis-cost     # a fresh DIS object per segment: what it costs
 """
 from __future__ import annotations
 
@@ -52,13 +53,38 @@ def run(clip: Path, out: Path, threads: int, multiplier: int, learned: str | Non
     return time.perf_counter() - start
 
 
+def dis_cost() -> dict:
+    """Cost of a fresh DIS object per segment: creating one against one 60x60 patch's DIS."""
+    from comfyui_animeinterp.core.sgm.coarse_flow import make_dis
+
+    rng = np.random.default_rng(0)
+    a = cv2.GaussianBlur(rng.integers(0, 255, (60, 60), dtype=np.uint8), (5, 5), 1.5)
+    b = np.roll(a, 2, axis=1)
+    n = 1000
+    start = time.perf_counter()
+    for _ in range(n):
+        make_dis("original")
+    create = (time.perf_counter() - start) / n
+    dis = make_dis("original")
+    start = time.perf_counter()
+    for _ in range(50):
+        dis.calc(a, b, None)
+    calc = (time.perf_counter() - start) / 50
+    return {"make_dis_us": round(create * 1e6, 1), "dis_60x60_us": round(calc * 1e6, 1),
+            "overhead_percent": round(100 * create / calc, 2)}
+
+
 def main_() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", default="1,2,2,1", help="thread count of each run")
     p.add_argument("--multiplier", type=int, default=4)
     p.add_argument("--learned", default=None, help="weights for the learned path (default: weight-free)")
+    p.add_argument("--dis-cost", action="store_true", help="only time DIS object creation against a DIS call")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "determinism.json")
     args = p.parse_args()
+    if args.dis_cost:
+        print(json.dumps(dis_cost(), indent=2))
+        return
     threads = [int(t) for t in args.runs.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "clip"
