@@ -29,7 +29,8 @@ _CLIPS = Path("shared") / "data" / "real_anime_dev" / "colour" / "anidoc_test_cl
 REAL = next((root / _CLIPS for root in (Path(__file__).resolve().parents[1] / "..", Path("/work"))
              if (root / _CLIPS).is_dir()), Path(__file__).resolve().parents[1] / ".." / _CLIPS)
 """The development set next to the repository (a worktree may sit one level deeper: /work/shared)."""
-SCENE = ("sample4_f0004-0005-0006", "sample4_f0006-0007-0008", "sample4_f0008-0009-0010", "sample4_f0010-0011-0012")
+SCENE = ("sample4_f0004-0005-0006", "sample4_f0006-0007-0008", "sample4_f0008-0009-0010",
+         "sample4_f0010-0011-0012")
 
 
 def scene_frames(size: tuple[int, int] = (960, 540)) -> list[np.ndarray]:
@@ -80,7 +81,8 @@ def main_() -> None:
     p.add_argument("--multiplier", type=int, default=4)
     p.add_argument("--learned", default=None, help="weights for the learned path (default: weight-free)")
     p.add_argument("--dis-cost", action="store_true", help="only time DIS object creation against a DIS call")
-    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "determinism.json")
+    p.add_argument("--out", type=Path,
+                   default=Path(__file__).resolve().parent / "results" / "determinism.json")
     args = p.parse_args()
     if args.dis_cost:
         print(json.dumps(dis_cost(), indent=2))

@@ -4,7 +4,8 @@ Streams: frames are read, interpolated and written one at a time (``core.retime`
 stays flat however long the clip. Input, weights and OUT are all checked before OUT is touched;
 OUT is locked against a second run, new frames are staged beside it and replace an existing OUT
 only when complete (``core.io.output``). Ctrl-C keeps the finished frames of a new folder OUT
-and never leaves a half-written file. Wire it into the main parser with :func:`add_interpolate_parser` (``core/cli.py``).
+and never leaves a half-written file. Wire it into the main parser with
+:func:`add_interpolate_parser` (``core/cli.py``).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The life of an output (``OUT``, a folder of frames or a video file):
 
-1. :func:`check_output` (no file-system change): the kind of ``OUT`` from its name, ``OUT`` is not
+1. :func:`check_output` (nothing left changed): the kind of ``OUT`` from its name, ``OUT`` is not
    an input, the nearest existing folder above it can be written to, an existing ``OUT`` needs
    ``--overwrite``;
 2. :meth:`OutputTarget.lock`: an exclusive lock (``.NAME.lock`` beside ``OUT``, ``fcntl.flock``) so
@@ -131,7 +131,8 @@ class OutputTarget:
 
 
 def check_output(out: str, inputs: list[str], overwrite: bool) -> OutputTarget:
-    """Check ``OUT`` before any work (nothing is created or changed).
+    """Check ``OUT`` before any work (nothing is left changed; writability is probed with a temporary
+    file).
 
     Raises:
         InputError: ``OUT`` is an input, has an unknown extension, is a video format OpenCV cannot
@@ -244,7 +245,8 @@ class FolderSink:
         self.folder = folder
         self.ext = ext
         self.written = 0
-        self.staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.staging-", dir=work_dir or folder.parent))
+        where = work_dir or folder.parent
+        self.staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.staging-", dir=where))
 
     def write(self, rgb: np.ndarray) -> None:
         from . import video

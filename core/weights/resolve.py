@@ -133,11 +133,13 @@ def _verify_unrecorded(entry: WeightEntry, file: Path, manifest: Manifest, probl
     if pinned and verified_before(file) is not None:
         return
     digest = digest_file(file) if pinned else None
-    if digest is not None and (digest.sha256 == entry.converted_sha256 or any(s.matches(digest) for s in direct)):
+    if digest is not None and (digest.sha256 == entry.converted_sha256
+                               or any(s.matches(digest) for s in direct)):
         remember_verified(file, digest.sha256)
         return
     why = (f"its hash (sha256 {digest.sha256}) is not one the manifest publishes for '{entry.name}'"
-           if digest is not None else f"the manifest publishes no hash of the converted file for '{entry.name}'")
+           if digest is not None
+           else f"the manifest publishes no hash of the converted file for '{entry.name}'")
     raise WeightsError(
         f"Weight file {file} cannot be verified: its record {record_path(file).name} is {problem} and "
         f"{why}. Delete {file.name} (and its record) and run `animeinterp weights download {entry.name}` "
