@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make demo   -> set up .venv and interpolate the bundled synthetic example (offline, no weights)
 #   make test   -> set up .venv and run the test suite (CPU, no network)
+# The test environment pins OpenCV to a version the fidelity fixtures were made with (constraints.txt).
 # Override the torch requirement with e.g. `make test TORCH_SPEC="torch==2.5.1"`.
 
 PYTHON      ?= python3
@@ -14,11 +15,11 @@ DEMO_OUT    ?= demo_output
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[test,plot]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,plot]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -17,3 +17,7 @@ class WeightsError(AnimeInterpError):
 
 class DataError(AnimeInterpError):
     """A data folder (style set, evaluation set) is unusable."""
+
+
+class ComputeError(AnimeInterpError):
+    """A computation produced an unusable result (NaN or infinite values in a frame)."""

@@ -1,6 +1,8 @@
 """Coarse flow from matched segments: equal to the original's, and accurate on synthetic motion."""
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 import pytest
@@ -14,6 +16,10 @@ from comfyui_animeinterp.core.sgm.run import SGMOptions, run_sgm
 from safetensors.torch import load_file
 
 from tests.support.weight_rule import rule_state_dict
+
+
+class FidelityFallbackWarning(UserWarning):
+    """A fidelity comparison ran with a looser tolerance than the fixture allows."""
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +83,9 @@ def test_flows_equal_the_original(fixture_and_flow):
         if version in stored:
             np.testing.assert_allclose(ours, stored[version], atol=1e-6, rtol=0)
         else:
+            warnings.warn(FidelityFallbackWarning(
+                f"coarse flows {key}: OpenCV {version} has no stored fixture (5.0.0, 4.10.0); compared "
+                "with a 1 px tolerance instead of 1e-6. `make test` pins 5.0.0 (constraints.txt)."))
             ref = stored["5.0.0"]
             moving = np.abs(ref).sum(0) > 0
             np.testing.assert_array_equal(np.abs(ours).sum(0) > 0, moving)

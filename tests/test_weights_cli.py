@@ -63,3 +63,19 @@ def test_download_failure_sets_exit_status(tmp_path, capsys, monkeypatch):
         run(["weights", "download", "tiny", "--manifest", str(manifest), "--cache-dir", str(tmp_path)]) == 1
     )
     assert "offline mode is on" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("record", ["missing", "unreadable"])
+def test_verify_fails_when_a_file_cannot_be_confirmed(tmp_path, capsys, record):
+    content = safetensors_bytes()
+    manifest = write_manifest(tmp_path, {"tiny": [hf_source(content)]})
+    path = tmp_path / "tiny.safetensors"
+    path.write_bytes(content[:-1] + b"\1")  # neither the published file nor recorded
+    if record == "unreadable":
+        (tmp_path / "tiny.safetensors.record.json").write_text("{")
+    assert run(["weights", "verify", str(path), "--manifest", str(manifest)]) == 1
+    captured = capsys.readouterr()
+    assert "CANNOT BE VERIFIED" in captured.err and "animeinterp weights download" in captured.err
+    assert ("unreadable" in captured.out) == (record == "unreadable")
+    path.write_bytes(content)  # the published file: confirmed by the manifest alone
+    assert run(["weights", "verify", str(path), "--manifest", str(manifest)]) == 0

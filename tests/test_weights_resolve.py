@@ -261,7 +261,7 @@ def test_search_dirs_come_before_the_cache(tmp_path, cache):
     models.mkdir()
     (models / "w.safetensors").write_bytes(safetensors_bytes(5))
     cache.mkdir()
-    (cache / "w.safetensors").write_bytes(safetensors_bytes(6))
+    _cached_with_record(cache / "w.safetensors", safetensors_bytes(6))
 
     assert resolve_weight("w", search_dirs=[models], cache_dir=cache, manifest=manifest, offline=True) == (
         models / "w.safetensors"
@@ -270,6 +270,34 @@ def test_search_dirs_come_before_the_cache(tmp_path, cache):
         resolve_weight("w.safetensors", cache_dir=cache, manifest=manifest, offline=True)
         == cache / "w.safetensors"
     )
+
+
+def _cached_with_record(path: Path, content: bytes) -> None:
+    """A file in the cache as a download leaves it: content and record."""
+    path.write_bytes(content)
+    record = cache_mod.CacheRecord("w", sha256(content), len(content), "test", sha256(content), "", (), None)
+    cache_mod.record_path(path).write_text(record.to_json())
+
+
+@pytest.mark.parametrize("record", ["missing", "unreadable"])
+def test_a_cached_file_without_a_readable_record_is_refused_unless_the_manifest_vouches(
+        tmp_path, cache, record):
+    content = safetensors_bytes(6)
+    manifest = write_manifest(tmp_path, {"w": [url_source("https://example.invalid/w.pth", pickle_bytes())]})
+    cache.mkdir()
+    (cache / "w.safetensors").write_bytes(content)
+    if record == "unreadable":
+        cache_mod.record_path(cache / "w.safetensors").write_text("{not json")
+    with pytest.raises(WeightsError, match=rf"cannot be verified: its record .* is {record}.*"
+                                           r"animeinterp weights download w"):
+        resolve_weight("w", cache_dir=cache, manifest=manifest, offline=True)
+    # the same file, published as a safetensors download: its hash is known, so it is accepted
+    (tmp_path / "m2").mkdir()
+    vouched = write_manifest(tmp_path / "m2", {"w": [hf_source(content)]})
+    assert resolve_weight("w", cache_dir=cache, manifest=vouched, offline=True) == cache / "w.safetensors"
+    (cache / "w.safetensors").write_bytes(safetensors_bytes(7))  # changed after that: refused again
+    with pytest.raises(WeightsError, match="cannot be verified"):
+        resolve_weight("w", cache_dir=cache, manifest=vouched, offline=True)
 
 
 def test_original_in_model_folder_is_checked_and_converted(tmp_path, cache, fake_converter):

@@ -12,7 +12,7 @@ from comfyui_animeinterp.core.data.synthetic import random_scene
 from comfyui_animeinterp.core.io.video import write_frames
 
 from tests.support import workflows as wf
-from tests.support.model_files import write_model_file, write_vgg_file
+from tests.support.model_files import write_model_file, write_record, write_vgg_file
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 NAMES = sorted(p.name.removesuffix(".api.json") for p in WORKFLOWS.glob("*.api.json"))
@@ -79,8 +79,8 @@ def comfy_with_weights(fake_comfy, tmp_path_factory):
     """Fake ComfyUI whose models/animeinterp holds test-made weights under the manifest's file names."""
     weights = tmp_path_factory.getbasetemp() / "workflow_weights"
     if not weights.exists():
-        write_model_file(weights / "afi-atd12k-style.safetensors")
-        write_vgg_file(weights / "vgg19.safetensors")
+        write_record(write_model_file(weights / "afi-atd12k-style.safetensors"), "afi-atd12k-style")
+        write_record(write_vgg_file(weights / "vgg19.safetensors"), "vgg19")
     for f in weights.iterdir():
         (fake_comfy.models_dir / "animeinterp" / f.name).symlink_to(f)
     wf.SaveImage.saved.clear()

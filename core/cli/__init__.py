@@ -37,6 +37,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a library error or a system fault (out of memory, disk) that a command did
+    not handle itself becomes one line on stderr and a non-zero status, never a traceback."""
+    import sys
+
+    from ..errors import AnimeInterpError
+    from .faults import fault_message
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except AnimeInterpError as e:
+        print(f"animeinterp {args.command}: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        message = fault_message(e)
+        if message is None:
+            raise
+        print(f"animeinterp {args.command}: {message}", file=sys.stderr)
+        return 1
 

@@ -1,9 +1,11 @@
 """``animeinterp interpolate IN [IN2] OUT``: interpolate a folder of frames, a video or two images.
 
 Streams: frames are read, interpolated and written one at a time (``core.clip.retime``), so memory
-stays flat however long the clip. Each output image is written atomically; a video is written under
-a temporary name and renamed when complete, so Ctrl-C leaves every finished file intact and no
-half-written one. Wire it into the main parser with :func:`add_interpolate_parser` (``core/cli.py``).
+stays flat however long the clip. Input, weights and OUT are all checked before OUT is touched;
+OUT is locked against a second run, new frames are staged beside it and replace an existing OUT
+only when complete (``core.io.output``). Ctrl-C keeps the finished frames of a new folder OUT
+and never leaves a half-written file. Wire it into the main parser with
+:func:`add_interpolate_parser` (``core/cli/__init__.py``).
 """
 from __future__ import annotations
 
@@ -21,8 +23,6 @@ from ..errors import AnimeInterpError, InputError
 DEFAULT_WEIGHTS = "afi-atd12k-style"
 DEFAULT_VGG = "vgg19"
 DEFAULT_SOURCE_FPS = 24.0
-FRAME_NAME = "frame_{:06d}.{ext}"
-_FRAME_RE = re.compile(r"^frame_\d{6}\.(png|jpg|jpeg|webp|bmp|tif|tiff)$")
 
 _EPILOG = """\
 IN is a folder of frames (natural order), a video file, or two images (IN IN2). OUT is a folder
@@ -151,57 +151,12 @@ def parse_working_size(text: str):
     return int(m.group(1)), int(m.group(2))
 
 
-class FolderSink:
-    """Numbered images in a folder, each written atomically."""
-
-    def __init__(self, folder: Path, ext: str, overwrite: bool):
-        self.folder = folder
-        self.ext = ext
-        self.written = 0
-        existing = sorted(p for p in folder.iterdir() if _FRAME_RE.match(p.name)) if folder.is_dir() else []
-        if existing and not overwrite:
-            raise InputError(f"{folder} already holds {len(existing)} frames (frame_NNNNNN.*); "
-                             "choose another OUT or pass --overwrite")
-        for p in existing:
-            p.unlink()
-        if folder.exists() and not folder.is_dir():
-            raise InputError(f"{folder} exists and is not a folder")
-
-    def write(self, rgb: np.ndarray) -> None:
-        from ..io.video import write_image
-
-        write_image(self.folder / FRAME_NAME.format(self.written, ext=self.ext), rgb)
-        self.written += 1
-
-    def close(self, commit: bool) -> None:
-        pass
-
-
-class VideoSink:
-    """A video written under a temporary name and renamed when complete."""
-
-    def __init__(self, path: Path, fps: float, codec: str, overwrite: bool):
-        from ..io.video import VideoWriter
-
-        if path.exists() and not overwrite:
-            raise InputError(f"{path} exists; choose another OUT or pass --overwrite")
-        self._writer = VideoWriter(path, fps, codec)
-
-    @property
-    def written(self) -> int:
-        return self._writer.frames_written
-
-    def write(self, rgb: np.ndarray) -> None:
-        self._writer.write(rgb)
-
-    def close(self, commit: bool) -> None:
-        self._writer.close(commit=commit)
-
-
 def run_interpolate(args: argparse.Namespace) -> int:
-    """The command: returns 0, 2 for a usage/input error, 130 when interrupted (Ctrl-C)."""
+    """The command: returns 0, 2 for a usage/input error, 1 for a system fault (out of memory, disk),
+    130 when interrupted (Ctrl-C). Everything is checked (input, weights, OUT) before OUT is touched,
+    and an existing OUT is replaced only by a complete new output (``core.io.output``)."""
     from ..clip.retime import RetimeOptions, retime_clip
-    from ..io.video import is_video_file
+    from ..io.output import check_output
 
     if len(args.paths) not in (2, 3):
         print("animeinterp interpolate: give IN OUT, or IN IN2 OUT for two images", file=sys.stderr)
@@ -212,52 +167,83 @@ def run_interpolate(args: argparse.Namespace) -> int:
         return run_sharded(args)
     *inputs, out = args.paths
     out_path = Path(out)
+    target = sink = None
     try:
+        if args.source_fps is not None and not args.source_fps > 0:
+            raise InputError(f"--source-fps must be a positive frame rate, got {args.source_fps:g}")
+        target = check_output(out, inputs, args.overwrite)
         source = open_source(inputs)
         source_fps = args.source_fps or source.fps or DEFAULT_SOURCE_FPS
         timing = build_timing(args, source_fps)
-        is_video = out_path.suffix.lower() in _video_suffixes() or is_video_file(out_path)
+        is_video = target.kind == "video"
         expected = timing.output_count(max(source.count, 1))
         out_fps = timing.output_fps(source_fps, max(source.count, 1))
-        sink = (VideoSink(out_path, out_fps, args.codec, args.overwrite) if is_video
-                else FolderSink(out_path, args.ext, args.overwrite))
         interpolator = build_interpolator(args)
-    except AnimeInterpError as e:
-        print(f"animeinterp interpolate: {e}", file=sys.stderr)
-        return 2
+        target.lock()
+        sink = target.open_sink(args.ext, out_fps, args.codec)
+    except BaseException as e:
+        if target is not None:
+            target.unlock()
+        status = _fail(e, None, args.device) if isinstance(e, Exception) else None
+        if status is None:
+            raise
+        return status
     # two images given explicitly are always interpolated: the cut test would only second-guess the user
     cuts = not args.no_cuts and len(inputs) == 1
     options = RetimeOptions(held_drawings=not args.no_held, scene_cuts=cuts)
     bar = _progress(expected, args.quiet, source.describe)
+    seen = _FrameSize(source.frames)
     try:
-        for item in retime_clip(source.frames, interpolator, timing, options):
+        for item in retime_clip(seen, interpolator, timing, options):
             sink.write(item.image)
             bar.update(1)
         sink.close(commit=True)
     except KeyboardInterrupt:
-        sink.close(commit=False)
+        kept = sink.close(commit=False, keep_partial=True)
         bar.close()
-        kept = f"{out_path} not written" if is_video else f"{sink.written} finished frames kept in {out_path}"
+        kept = f"{sink.written} finished frames kept in {out_path}" if kept else f"{out_path} left as it was"
         print(f"animeinterp interpolate: interrupted; {kept}", file=sys.stderr)
         return 130
-    except AnimeInterpError as e:
+    except BaseException as e:
         sink.close(commit=False)
         bar.close()
-        print(f"animeinterp interpolate: {e}", file=sys.stderr)
-        return 2
-    except BaseException:
-        sink.close(commit=False)
-        raise
+        status = _fail(e, seen.size, str(interpolator.device))
+        if status is None:
+            raise
+        return status
+    finally:
+        target.unlock()
     bar.close()
     fps_note = f" at {out_fps:g} fps" if is_video else ""
     print(f"wrote {sink.written} frames to {out_path}{fps_note}", file=sys.stderr)
     return 0
 
 
-def _video_suffixes() -> frozenset[str]:
-    from ..io.video import VIDEO_EXTENSIONS
+def _fail(exc: BaseException, frame_size: tuple[int, int] | None, device: str | None) -> int | None:
+    """Print one line for a user error (status 2) or a system fault (status 1); None: not ours."""
+    from .faults import fault_message
 
-    return VIDEO_EXTENSIONS
+    if isinstance(exc, AnimeInterpError):
+        print(f"animeinterp interpolate: {exc}", file=sys.stderr)
+        return 2
+    message = fault_message(exc, frame_size=frame_size, device=device)
+    if message is None:
+        return None
+    print(f"animeinterp interpolate: {message}; OUT was left as it was", file=sys.stderr)
+    return 1
+
+
+class _FrameSize:
+    """Pass frames through, remembering their ``(H, W)`` (named in an out-of-memory message)."""
+
+    def __init__(self, frames: Iterator[tuple[int, np.ndarray]]):
+        self._frames = frames
+        self.size: tuple[int, int] | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        for index, frame in self._frames:
+            self.size = frame.shape[:2]
+            yield index, frame
 
 
 def _progress(total: int, quiet: bool, describe: str):

@@ -13,8 +13,9 @@ NCCL on CUDA, through ``core.train.distributed``), takes GPU ``LOCAL_RANK`` when
 2. **renders its contiguous range of spans** (about equal cost; a span is never split, so neither
    is a held drawing or a pair's in-betweens) from a second pass over the source that reads only
    the drawings it needs (a folder: those files; a video: decoded up to its last one), and writes
-   each frame under its global number: into OUT for a folder, into a hidden ``.OUT.parts/`` folder of
-   lossless PNGs beside a video OUT;
+   each frame under its global number: into process 0's staging folder for a folder OUT (moved
+   into OUT once all are done, as in one process: ``core.io.output``), into a hidden
+   ``.OUT.parts/`` folder of lossless PNGs beside a video OUT;
 3. waits for the others (one collective); for a video, process 0 then encodes the parts in order
    into OUT (so the video is the one a single process writes) and removes them.
 
@@ -30,19 +31,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from ..errors import AnimeInterpError, DataError
-from ..io.video import is_video_file
-from .interpolate import (
-    DEFAULT_SOURCE_FPS,
-    FRAME_NAME,
-    FolderSink,
-    VideoSink,
-    _progress,
-    _video_suffixes,
-    build_interpolator,
-    build_timing,
-    open_source,
-)
+from ..errors import AnimeInterpError, DataError, InputError
+from .interpolate import DEFAULT_SOURCE_FPS, _progress, build_interpolator, build_timing, open_source
 
 RENDER_TIMEOUT = timedelta(days=7)
 """How long a process that has finished waits for the slowest one."""
@@ -76,19 +66,20 @@ def run_sharded(args: argparse.Namespace) -> int:
 
 def _run(ctx, args: argparse.Namespace) -> int:
     from ..clip.shard import needed_frames, render_spans, span_cost, split_spans
+    from ..io.output import FRAME_NAME, check_output
     from ..io.video import FrameReader, write_image
+    from ..train.distributed import broadcast_object
 
     *inputs, out = args.paths
-    out_path = Path(out)
-    is_video = out_path.suffix.lower() in _video_suffixes() or is_video_file(out_path)
-    target, ext = (parts_folder(out_path), PARTS_EXT) if is_video else (out_path, args.ext)
-    sink = error = None
+    target = sink = error = None
     try:
+        if args.source_fps is not None and not args.source_fps > 0:
+            raise InputError(f"--source-fps must be a positive frame rate, got {args.source_fps:g}")
+        if ctx.is_main:  # checks OUT without touching it; the lock and the sink come after the checks
+            target = check_output(out, inputs, args.overwrite)
         source = open_source(inputs)
         source_fps = args.source_fps or source.fps or DEFAULT_SOURCE_FPS
         timing = build_timing(args, source_fps)
-        if ctx.is_main:  # checks and clears OUT; the others write only after the next collective
-            sink = _open_output(args, out_path, target, timing.output_fps(source_fps, max(source.count, 1)))
     except AnimeInterpError as e:
         error = e
     if _failed(ctx, error):
@@ -99,6 +90,20 @@ def _run(ctx, args: argparse.Namespace) -> int:
     spans = _plan(ctx, args, source, timing, scene_cuts=len(inputs) == 1)
     if spans is None:
         return 2
+    folder = None
+    try:
+        if ctx.is_main:
+            target.lock()
+            sink = target.open_sink(args.ext, timing.output_fps(source_fps, max(source.count, 1)), args.codec)
+            folder = _frames_folder(target, sink)
+    except AnimeInterpError as e:
+        error = e
+    if _failed(ctx, error):
+        _discard(target, sink, folder)
+        return 2
+    folder = Path(broadcast_object(ctx, str(folder) if ctx.is_main else None))
+    is_video = broadcast_object(ctx, target.kind == "video" if ctx.is_main else None)
+    ext = PARTS_EXT if is_video else args.ext
     share = split_spans([span_cost(s) for s in spans], ctx.world_size)[ctx.rank]
     mine = spans[share.start:share.stop]
     bar = _progress(sum(s.count for s in mine) if ctx.is_main else 0, args.quiet or not ctx.is_main,
@@ -107,38 +112,55 @@ def _run(ctx, args: argparse.Namespace) -> int:
         frames = (FrameReader(inputs[0]).select(needed_frames(mine)) if len(inputs) == 1
                   else open_source(inputs).frames)
         for number, item in render_spans(frames, mine, interpolator, timing):
-            write_image(target / FRAME_NAME.format(number, ext=ext), item.image)
+            write_image(folder / FRAME_NAME.format(number, ext=ext), item.image)
             bar.update(1)
     except KeyboardInterrupt:
         bar.close()
         print(f"animeinterp interpolate: process {ctx.rank} interrupted", file=sys.stderr)
+        _discard(target, sink, folder)
         return 130
     except AnimeInterpError as e:
         error = e
     bar.close()
     if _failed(ctx, error):  # also waits for every process to finish its share
-        if ctx.is_main and is_video:
-            shutil.rmtree(target, ignore_errors=True)
+        _discard(target, sink, folder)
         return 2
     if not ctx.is_main:
         return 0
     total = sum(s.count for s in spans)
-    if is_video:
-        code = _join_video(sink, target, total)
-        if code:
-            return code
-    print(f"wrote {total} frames to {out_path} ({ctx.world_size} processes)", file=sys.stderr)
+    try:
+        if is_video:
+            code = _join_video(sink, folder, total)
+        else:
+            sink.close(commit=True)
+            code = 0
+    finally:
+        target.unlock()
+    if code:
+        return code
+    print(f"wrote {total} frames to {out} ({ctx.world_size} processes)", file=sys.stderr)
     return 0
 
 
-def _open_output(args: argparse.Namespace, out: Path, target: Path, fps: float):
-    """Process 0: check OUT (and clear our old frames with --overwrite); a video's sink."""
-    if target == out:
-        FolderSink(out, args.ext, args.overwrite)
-        return None
-    sink = VideoSink(out, fps, args.codec, args.overwrite)
-    shutil.rmtree(target, ignore_errors=True)  # parts of an interrupted run
-    return sink
+def _frames_folder(target, sink) -> Path:
+    """Process 0: where every process writes its frames: the folder sink's staging folder (moved into
+    OUT when all are done), or a fresh parts folder beside a video OUT."""
+    if target.kind == "folder":
+        return sink.staging
+    parts = parts_folder(target.path)
+    shutil.rmtree(parts, ignore_errors=True)  # parts of an interrupted run
+    parts.mkdir()
+    return parts
+
+
+def _discard(target, sink, folder: Path | None) -> None:
+    """Process 0 after a failure: drop what this run wrote and release OUT (the others: nothing)."""
+    if sink is not None:
+        sink.close(commit=False)
+    if folder is not None and target is not None and target.kind == "video":
+        shutil.rmtree(folder, ignore_errors=True)
+    if target is not None:
+        target.unlock()
 
 
 def _build_interpolator(ctx, args: argparse.Namespace):

@@ -78,7 +78,7 @@ def _download(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.manifest)
-    status = 0
+    status = 0  # 1 as soon as one file cannot be confirmed
     for path in args.paths:
         if not path.is_file():
             print(f"{path}: no such file", file=sys.stderr)
@@ -92,13 +92,26 @@ def _verify(args: argparse.Namespace) -> int:
             verdict = "OK" if ok else f"MISMATCH (expected {record.sha256})"
             print(f"  record {record_path(path).name}: {verdict} - '{record.name}' from {record.source}")
             status |= 0 if ok else 1
+        elif record_path(path).exists():
+            print(f"  record {record_path(path).name}: unreadable")
         match = manifest.identify(digest)
+        converted = _converted_match(manifest, digest.sha256)
         if match is not None:
             entry, source = match
             print(f"  matches '{entry.name}' ({source.location})")
+        elif converted is not None:
+            print(f"  matches the published converted file of '{converted}'")
         elif record is None:
-            print("  matches no manifest source and has no record: cannot be verified")
+            print(f"{path}: CANNOT BE VERIFIED: no readable record and no published hash matches; "
+                  "delete it and run `animeinterp weights download NAME` for a verified copy",
+                  file=sys.stderr)
+            status = 1
     return status
+
+
+def _converted_match(manifest, sha256: str) -> str | None:
+    """Name of the entry whose published converted file has this SHA-256, if any."""
+    return next((e.name for e in manifest if e.converted_sha256 == sha256), None)
 
 
 def _human_size(n: int) -> str:

@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import InputError, WeightsError
+from ..weights.finite import require_finite
 
 # torchvision's "E" configuration: channels, "M" = max-pool.
 _CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
@@ -127,6 +128,7 @@ def load_vgg19(path: str | os.PathLike) -> VGG19Features:
         state = load_file(str(path))
     except Exception as e:  # corrupt / truncated file
         raise WeightsError(f"could not read VGG-19 weights from {path}: {e}") from e
+    require_finite(features_state_dict(state), str(path))
     return build_vgg19(state)
 
 

@@ -16,12 +16,16 @@ from typing import Sequence, Union
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import ComputeError, InputError
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
 MIN_SIDE = 8
 """Smallest accepted frame side in pixels (smaller frames hold no usable drawing)."""
+
+FLOAT_RANGE_SLACK = 0.05
+"""Float frames may stray this far outside [0, 1] (filter overshoot, rounding) and are clipped;
+farther out they are refused: 0..255 floats or [-1, 1] frames would be clipped to a wrong image."""
 
 MAX_PIXELS = 8192 * 8192
 """Largest accepted frame (64 MP); larger frames are refused before any allocation."""
@@ -47,7 +51,7 @@ def to_rgb_uint8(image: ArrayLike, name: str = "frame") -> np.ndarray:
 
     Raises:
         InputError: empty, too small or too large frames, unsupported layouts or dtypes,
-            non-finite values.
+            non-finite values, float values outside [0, 1] (beyond :data:`FLOAT_RANGE_SLACK`).
     """
     a = _as_numpy(image, name)
     if a.ndim == 2:
@@ -75,6 +79,12 @@ def to_rgb_uint8(image: ArrayLike, name: str = "frame") -> np.ndarray:
         f = a.astype(np.float32, copy=False)
         if not np.isfinite(f).all():
             raise InputError(f"{name}: the frame contains NaN or infinite values")
+        lo, hi = float(f.min()), float(f.max())
+        if lo < -FLOAT_RANGE_SLACK or hi > 1.0 + FLOAT_RANGE_SLACK:
+            raise InputError(
+                f"{name}: float frames must be in [0, 1], got values in [{lo:.4g}, {hi:.4g}]; "
+                "divide 0..255 floats by 255, map [-1, 1] frames with (x + 1) / 2, or pass uint8"
+            )
     elif np.issubdtype(a.dtype, np.integer):
         if a.min() < 0 or a.max() > 255:
             raise InputError(f"{name}: integer frames must be in [0, 255] (got {a.min()}..{a.max()})")
@@ -142,11 +152,19 @@ def to_image(tensor: torch.Tensor) -> np.ndarray:
     """Float tensor ``(3, H, W)`` or ``(1, 3, H, W)`` in [0, 1] -> ``uint8`` RGB ``(H, W, 3)``.
 
     Values are clamped to [0, 1] and rounded to the nearest integer.
+
+    Raises:
+        ComputeError: the tensor holds NaN or infinite values (they would become a black frame).
     """
     if tensor.ndim == 4:
         if tensor.shape[0] != 1:
             raise InputError(f"to_image expects one frame, got a batch of {tensor.shape[0]}")
         tensor = tensor[0]
+    if not bool(torch.isfinite(tensor).all()):
+        raise ComputeError(
+            "the interpolated frame holds NaN or infinite values, so it was not written; check the "
+            "weights (animeinterp weights verify) or, with --dtype fp16, try bf16 or fp32"
+        )
     t = tensor.detach().float().clamp(0, 1).mul(255.0).round().to(torch.uint8)
     return t.permute(1, 2, 0).cpu().numpy()
 

@@ -10,6 +10,7 @@ import os
 import torch
 
 from ..errors import InputError, WeightsError
+from ..weights.finite import require_finite
 from .compat import CHECKPOINT_COMPAT, CheckpointCompat
 from .interpolator import AUTOCAST_DTYPES, LearnedInterpolator
 from .variants import VARIANTS
@@ -51,7 +52,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
 
     Raises:
         WeightsError: unreadable file, foreign format, unknown variant, missing / unexpected /
-            mis-shaped keys (all listed).
+            mis-shaped keys (all listed), NaN or infinite values (the tensors named).
         InputError: a half dtype on a non-CUDA device, or an unsupported dtype.
     """
     from safetensors.torch import load_file
@@ -76,6 +77,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
     state = load_file(os.fspath(path), device="cpu")
     model = build_model(variant)
     check_state_dict(model, state, str(path))
+    require_finite(state, str(path))
     model.load_state_dict(state, strict=True)
     model.autocast_dtype = None if dtype == torch.float32 else dtype
     return model.eval().to(device)

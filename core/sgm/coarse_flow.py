@@ -15,7 +15,6 @@ Every other pixel gets flow 0, exactly like the original, which could not tell "
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -215,13 +214,6 @@ def segment_flow(grey_src: np.ndarray, grey_dst: np.ndarray, src: SegmentStats, 
     return vec, (ys + b1[1]) * w + (xs + b1[0])
 
 
-class _DisPerThread(threading.local):
-    """One DIS object per worker thread (DIS objects keep scratch buffers and are not shared)."""
-
-    def __init__(self, settings: DisSettings) -> None:
-        self.dis = make_dis(settings)
-
-
 def directional_flows(jobs: list[tuple[np.ndarray, np.ndarray, SegmentStats, SegmentStats, np.ndarray, np.ndarray]],
                       rank_sum_threshold: int = 0, workers: int | None = None,
                       dis: DisSettings = "original") -> list[tuple[np.ndarray, np.ndarray]]:
@@ -229,7 +221,10 @@ def directional_flows(jobs: list[tuple[np.ndarray, np.ndarray, SegmentStats, Seg
 
     The per-segment DIS calls of all directions run on a thread pool, largest patch first so that
     no thread is left with a big patch at the end (OpenCV releases the GIL; each segment writes
-    its own pixels, so the result does not depend on the order).
+    its own pixels). Every segment gets a fresh DIS object: a DIS result depends on what the
+    object computed before (seen with the "fast" settings), so a reused one would make the flows
+    depend on which thread ran which segments. Creating one costs 0.3% of one 60x60 patch's DIS
+    (34 us against 12.7 ms on the loaded 2-core machine; ``bench/bench_determinism.py --dis-cost``).
     Returns per direction ``(float64 (2, H, W), valid bool (H, W))``.
     """
     outputs, tasks = [], []
@@ -241,11 +236,10 @@ def directional_flows(jobs: list[tuple[np.ndarray, np.ndarray, SegmentStats, Seg
             tasks.append((d, greys, src, dst, int(i), int(match[i])))
     tasks.sort(key=lambda t: np.prod(patch_shape(t[2].bbox[t[4]], t[3].bbox[t[5]])), reverse=True)
     check_dis_settings(dis)
-    local = _DisPerThread(dis)
 
     def run(task):
         d, (g_src, g_dst), src, dst, i, j = task
-        return d, segment_flow(g_src, g_dst, src, dst, i, j, local.dis)
+        return d, segment_flow(g_src, g_dst, src, dst, i, j, make_dis(dis))
 
     results = map_threaded(run, tasks, workers)
     for d, res in results:

@@ -10,7 +10,9 @@ Layout of a cache folder::
 Files only ever appear under their final name through ``os.replace`` from a staging folder on
 the same file system, so a reader never sees a half-written weight. The record is written first:
 a crash between the two steps leaves a record without a file, which is simply "not cached".
-A cached file whose SHA-256 no longer equals its record's is reported as tampered.
+A cached file whose SHA-256 no longer equals its record's is reported as tampered; one without
+a readable record is accepted only if it hashes to a file the manifest publishes (see
+``resolve._verify_unrecorded``).
 """
 
 from __future__ import annotations
@@ -76,6 +78,26 @@ def read_record(file: Path) -> CacheRecord | None:
         return CacheRecord(**raw)
     except (OSError, ValueError, TypeError):
         return None
+
+
+def record_problem(file: Path) -> str | None:
+    """Why ``file`` has no usable record: ``"missing"``, ``"unreadable"``, or None when it has one."""
+    if not record_path(file).exists():
+        return "missing"
+    return "unreadable" if read_record(file) is None else None
+
+
+def remember_verified(file: Path, sha256: str) -> None:
+    """Note that ``file`` (as it is now) was verified to hash to ``sha256`` in this process."""
+    stat = file.stat()
+    _checked[str(file.resolve())] = (stat.st_size, stat.st_mtime_ns, sha256)
+
+
+def verified_before(file: Path) -> str | None:
+    """The SHA-256 ``file`` was verified to have in this process, if it has not changed since."""
+    stat = file.stat()
+    seen = _checked.get(str(file.resolve()))
+    return seen[2] if seen is not None and seen[:2] == (stat.st_size, stat.st_mtime_ns) else None
 
 
 def check_record(file: Path) -> CacheRecord | None:

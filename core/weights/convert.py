@@ -261,8 +261,26 @@ def load_original(path: str | os.PathLike) -> object:
         with allow:
             return torch.load(os.fspath(path), map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise WeightsError(f"{path}: cannot be read as a weights-only torch checkpoint ({exc}). "
-                           "Only plain tensors/containers are accepted.") from exc
+        raise WeightsError(f"{path}: refused: cannot be read as a weights-only torch checkpoint "
+                           f"({_unpickling_reason(exc)}). Only plain tensors and containers are accepted; "
+                           "nothing in the file was run. Use the checkpoint as published, or re-save its "
+                           "state dict (or safetensors) where you trust the file.") from None
+
+
+_TORCH_ADVICE = re.compile(r"weights.only|re-running|check the documentation|file an issue|safe_globals",
+                           re.IGNORECASE)
+
+
+def _unpickling_reason(exc: Exception) -> str:
+    """torch's refusal without its advice to retry with ``weights_only=False`` (wrong advice for a
+    file refused as unsafe): the unsupported global, or the remaining lines of the message."""
+    text = str(exc)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return f"it names {found.group(1)}, which is not a tensor type"
+    lines = [line.strip().removeprefix("WeightsUnpickler error:").strip() for line in text.splitlines()]
+    kept = [line for line in lines if line and not _TORCH_ADVICE.search(line)]
+    return "; ".join(kept) or type(exc).__name__
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -22,7 +22,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import WeightsError
-from .cache import CacheRecord, check_record, default_cache_dir, install, staging_dir
+from .cache import (
+    CacheRecord,
+    check_record,
+    default_cache_dir,
+    install,
+    record_path,
+    record_problem,
+    remember_verified,
+    staging_dir,
+    verified_before,
+)
 from .download import fetch
 from .hashing import FileDigest, digest_file, sha256_file
 from .manifest import Manifest, Source, WeightEntry, load_manifest
@@ -92,7 +102,12 @@ def _resolve_entry(
     for folder in folders:
         candidate = folder / entry.filename
         if candidate.is_file():
-            check_record(candidate)
+            problem = record_problem(candidate)
+            if problem is None:
+                check_record(candidate)
+            elif problem == "unreadable" or folder == cache:
+                _verify_unrecorded(entry, candidate, manifest, problem)
+            # else: a file the user put in a model folder without a record: theirs to vouch for
             return candidate
     original = _find_original(entry, folders)
     if original is not None:
@@ -107,6 +122,30 @@ def _resolve_entry(
         except _SourceFailed as failure:
             failures.append(f"{source.location}: {failure}")
     raise WeightsError(_missing_message(entry, folders, offline=False, failures=failures))
+
+
+def _verify_unrecorded(entry: WeightEntry, file: Path, manifest: Manifest, problem: str) -> None:
+    """Accept a cached ``file`` without a readable record only if the manifest pins its content (a
+    safetensors source's SHA-256 or git blob id, or the entry's ``converted_sha256``); WeightsError
+    otherwise."""
+    direct = [s for s in manifest.sources_for(entry) if not s.needs_conversion and s.exact]
+    pinned = bool(direct or entry.converted_sha256)
+    if pinned and verified_before(file) is not None:
+        return
+    digest = digest_file(file) if pinned else None
+    if digest is not None and (digest.sha256 == entry.converted_sha256
+                               or any(s.matches(digest) for s in direct)):
+        remember_verified(file, digest.sha256)
+        return
+    why = (f"its hash (sha256 {digest.sha256}) is not one the manifest publishes for '{entry.name}'"
+           if digest is not None
+           else f"the manifest publishes no hash of the converted file for '{entry.name}'")
+    raise WeightsError(
+        f"Weight file {file} cannot be verified: its record {record_path(file).name} is {problem} and "
+        f"{why}. Delete {file.name} (and its record) and run `animeinterp weights download {entry.name}` "
+        "to get a verified copy (or put the original checkpoint in that folder: it is checked by its hash "
+        "and converted); to use this file anyway, pass its path instead of the name."
+    )
 
 
 def _resolve_path(key: str, manifest: Manifest, folders: list[Path], cache: Path) -> Path:

@@ -23,3 +23,16 @@ def write_vgg_file(path: Path, seed: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in random_vgg19(seed).state_dict().items()}, str(path))
     return path
+
+
+def write_record(path: Path, name: str) -> Path:
+    """The ``.record.json`` a download leaves beside a cached file (cached weights without one are
+    refused unless the manifest publishes their hash)."""
+    from comfyui_animeinterp.core.weights.cache import CacheRecord, record_path
+    from comfyui_animeinterp.core.weights.hashing import digest_file
+
+    digest = digest_file(path)
+    record = CacheRecord(name, digest.sha256, digest.size, "test-made", digest.sha256, digest.git_blob_sha1,
+                         (), None)
+    record_path(path).write_text(record.to_json())
+    return record_path(path)

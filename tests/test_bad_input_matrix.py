@@ -1,0 +1,361 @@
+"""The bad-input matrix (docs/bad_input.md): each case, its one-line message, its exit status, and
+that nothing was half-written or lost. Run through the CLI's ``main()``."""
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from comfyui_animeinterp.core.cli import main
+from comfyui_animeinterp.core.data.synthetic import make_clip
+from comfyui_animeinterp.core.io.output import check_output
+from comfyui_animeinterp.core.io.video import list_images, write_frames
+from comfyui_animeinterp.core.pipeline import Interpolator
+
+H, W = 72, 96
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return make_clip(3, H, W, seed=21, hold=2, max_shift=6)
+
+
+@pytest.fixture
+def folder(tmp_path, frames):
+    write_frames(tmp_path / "in", frames)
+    return tmp_path / "in"
+
+
+@pytest.fixture
+def finished(folder, tmp_path):
+    """A finished output folder (x3) and its frames' bytes."""
+    out = tmp_path / "done"
+    assert _cli(folder, out, "--multiplier", 3) == 0
+    return out, _snapshot(out)
+
+
+def _cli(*args, weight_free: bool = True) -> int:
+    extra = ["--weight-free"] if weight_free else []
+    return main(["interpolate", *map(str, args), *extra, "--quiet"])
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.exists() else {}
+
+
+def _one_line(err: str, fragment: str) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and fragment in lines[0], err
+    assert "Traceback" not in err
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Hidden files (staging, locks, probes, temporaries) left in ``folder``."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def _unwritable(tmp_path: Path) -> Path:
+    """A folder this process cannot write to: a read-only one, or /sys when running as root."""
+    d = tmp_path / "readonly"
+    d.mkdir()
+    d.chmod(0o555)
+    for candidate in (d, Path("/sys")):
+        try:
+            fd, name = tempfile.mkstemp(dir=candidate)
+        except OSError:
+            return candidate
+        os.close(fd)
+        os.unlink(name)
+    pytest.skip("no unwritable folder available (root without /sys)")
+
+
+# --------------------------------------------------------------------------- interpolate: OUT
+
+@pytest.mark.parametrize("name, fragment", [
+    ("clip.xyz", "unknown OUT extension '.xyz'"),
+    ("clip.png", "unknown OUT extension '.png'"),
+    ("clip.gif", "OpenCV cannot write GIF"),
+])
+def test_out_names_that_cannot_work(folder, tmp_path, capsys, name, fragment):
+    assert _cli(folder, tmp_path / name) == 2
+    _one_line(capsys.readouterr().err, fragment)
+    assert not (tmp_path / name).exists() and _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("name, codec", [("clip.webm", "mp4v"), ("clip.avi", "XXXX")])
+def test_a_codec_opencv_cannot_write_fails_before_any_work(folder, tmp_path, capfd, monkeypatch, name, codec):
+    calls = []
+    monkeypatch.setattr(Interpolator, "prepare", lambda *a: calls.append(1))
+    assert _cli(folder, tmp_path / name, "--codec", codec) == 2
+    _one_line(capfd.readouterr().err, f"OpenCV cannot write {Path(name).suffix} video with codec {codec}")
+    assert calls == [] and not (tmp_path / name).exists() and _leftovers(tmp_path) == []
+
+
+def test_out_equal_to_in_is_refused(folder, capsys):
+    before = _snapshot(folder)
+    assert _cli(folder, folder) == 2
+    _one_line(capsys.readouterr().err, "is the input")
+    assert _snapshot(folder) == before
+
+
+def test_out_below_a_file(folder, tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert _cli(folder, tmp_path / "afile" / "out") == 2
+    _one_line(capsys.readouterr().err, "afile is a file, not a folder")
+
+
+def test_out_that_is_a_file_for_a_folder_out(folder, tmp_path, capsys):
+    (tmp_path / "out").write_text("x")
+    assert _cli(folder, tmp_path / "out") == 2
+    _one_line(capsys.readouterr().err, "exists and is not a folder")
+    assert (tmp_path / "out").read_text() == "x"
+
+
+def test_unwritable_parent_is_diagnosed_before_the_codec(folder, tmp_path, capsys):
+    parent = _unwritable(tmp_path)
+    for out in (parent / "out", parent / "new" / "out.mp4"):
+        assert _cli(folder, out) == 2
+        _one_line(capsys.readouterr().err, f"cannot write into {parent}")
+        assert not out.exists()
+
+
+def test_unwritable_existing_out_folder(folder, tmp_path, capsys):
+    out = _unwritable(tmp_path)
+    assert _cli(folder, out, "--overwrite") == 2
+    _one_line(capsys.readouterr().err, f"{out} cannot be written")
+
+
+def test_existing_out_needs_overwrite(finished, folder, capsys):
+    out, before = finished
+    assert _cli(folder, out) == 2
+    _one_line(capsys.readouterr().err, "pass --overwrite")
+    assert _snapshot(out) == before
+
+
+def test_a_second_run_into_a_locked_out_is_refused(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    held = check_output(str(out), [str(folder)], overwrite=False)
+    held.lock()
+    try:
+        assert _cli(folder, out) == 2
+        _one_line(capsys.readouterr().err, "is being written by another animeinterp run")
+        assert not out.exists()
+    finally:
+        held.unlock()
+    assert _cli(folder, out) == 0 and _leftovers(tmp_path) == []  # the lock is gone with its run
+
+
+def test_two_runs_started_together_into_one_out_one_is_refused(folder, tmp_path, capsys):
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = tmp_path / "out"
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(lambda _: _cli(folder, out), range(2)))
+    assert statuses == [0, 2]
+    err = capsys.readouterr().err
+    assert "being written by another animeinterp run" in err or "pass --overwrite" in err
+    assert len(list_images(out)) == 11 and _leftovers(tmp_path) == [] and _leftovers(out) == []
+
+
+# --------------------------------------------------------------------------- interpolate: options, weights
+
+def test_source_fps_zero(folder, tmp_path, capsys):
+    assert _cli(folder, tmp_path / "out", "--source-fps", 0) == 2
+    _one_line(capsys.readouterr().err, "--source-fps must be a positive frame rate, got 0")
+
+
+def test_overwrite_with_a_weight_typo_keeps_the_finished_output(finished, folder, capsys):
+    out, before = finished
+    assert _cli(folder, out, "--overwrite", "--weights", "typo-name", weight_free=False) == 2
+    assert "neither a known weight name nor an existing file" in capsys.readouterr().err
+    assert _snapshot(out) == before and _leftovers(out.parent) == []
+
+
+def test_weights_with_nan_are_refused_before_out_is_touched(finished, folder, tmp_path, capsys):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from tests.support.model_files import write_model_file
+
+    good = write_model_file(tmp_path / "m.safetensors")
+    state = load_file(str(good))
+    with safe_open(str(good), framework="pt") as f:
+        meta = f.metadata()
+    key = min(state)
+    state[key] = torch.full_like(state[key], float("nan"))
+    bad = tmp_path / "diverged.safetensors"
+    save_file(state, str(bad), metadata=meta)
+    out, before = finished
+    assert _cli(folder, out, "--overwrite", "--weights", bad, "--matching", "colour", weight_free=False) == 2
+    _one_line(capsys.readouterr().err, f"{key} ({state[key].numel()} NaN, 0 inf)")
+    assert _snapshot(out) == before
+
+
+# --------------------------------------------------------------------------- interpolate: faults mid-run
+
+def _fail_after(monkeypatch, n: int, exc: BaseException) -> None:
+    real = Interpolator.frame_at
+    calls = []
+
+    def frame_at(self, pair, t):
+        calls.append(t)
+        if len(calls) > n:
+            raise exc
+        return real(self, pair, t)
+
+    monkeypatch.setattr(Interpolator, "frame_at", frame_at)
+
+
+@pytest.mark.parametrize("exc, status, fragment", [
+    (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), 1,
+     f"out of memory while interpolating {W}x{H} frames on cpu"),
+    (MemoryError(), 1, "out of memory"),
+    (OSError(errno.ENOSPC, "No space left on device"), 1, "No space left on device"),
+])
+def test_a_fault_mid_run_leaves_the_previous_output_whole(finished, folder, capsys, monkeypatch,
+                                                          exc, status, fragment):
+    out, before = finished
+    _fail_after(monkeypatch, 2, exc)
+    assert _cli(folder, out, "--overwrite") == status
+    _one_line(capsys.readouterr().err, fragment)
+    assert _snapshot(out) == before and _leftovers(out.parent) == []
+
+
+def test_a_fault_mid_run_into_a_new_out_writes_nothing(folder, tmp_path, capsys, monkeypatch):
+    _fail_after(monkeypatch, 2, torch.OutOfMemoryError("out of memory"))
+    assert _cli(folder, tmp_path / "new" / "out") == 1
+    _one_line(capsys.readouterr().err, "OUT was left as it was")
+    assert not (tmp_path / "new").exists()
+
+
+def test_overwrite_replaces_the_frames_only_when_complete(finished, folder):
+    out, _ = finished
+    (out / "notes.txt").write_text("mine")
+    assert _cli(folder, out, "--overwrite") == 0  # x2: 11 frames replace the x3 run's 16
+    assert len(list_images(out)) == 11 and (out / "notes.txt").read_text() == "mine"
+    assert _leftovers(out.parent) == [] and _leftovers(out) == []
+
+
+# --------------------------------------------------------------------------- convert, weights verify
+
+def _evil_pickle(path: Path) -> Path:
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    torch.save({"state_dict": {"a": torch.zeros(1)}, "x": Evil()}, path)
+    return path
+
+
+def test_convert_onto_its_own_source_is_refused(tmp_path, capsys):
+    src = tmp_path / "49.pth"
+    torch.save({"a": torch.zeros(1)}, src)
+    before = src.read_bytes()
+    assert main(["convert", str(src), str(src)]) == 1
+    _one_line(capsys.readouterr().err, "would replace the original")
+    assert src.read_bytes() == before
+
+
+def test_convert_into_an_unwritable_folder(tmp_path, capsys):
+    src = tmp_path / "49.pth"
+    torch.save({"a": torch.zeros(1)}, src)
+    parent = _unwritable(tmp_path)
+    assert main(["convert", str(src), str(parent / "out.safetensors")]) == 1
+    _one_line(capsys.readouterr().err, f"cannot write into {parent}")
+
+
+def test_a_malicious_pickle_is_refused_without_retry_advice(tmp_path, capsys):
+    src = _evil_pickle(tmp_path / "evil.pth")
+    assert main(["convert", str(src), str(tmp_path / "out.safetensors")]) == 1
+    err = capsys.readouterr().err
+    _one_line(err, "refused")
+    assert "system" in err and "weights_only" not in err and "False" not in err
+    assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_weights_verify_of_an_unknown_file_fails(tmp_path, capsys):
+    path = tmp_path / "mystery.safetensors"
+    path.write_bytes(b"not in any manifest")
+    assert main(["weights", "verify", str(path)]) == 1
+    assert "CANNOT BE VERIFIED" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- Python API
+
+@pytest.mark.parametrize("frame, fragment", [
+    (np.full((64, 64, 3), 200.0, np.float32), "got values in [200, 200]"),
+    (np.full((64, 64, 3), -0.5, np.float32), "got values in [-0.5, -0.5]"),
+])
+def test_api_float_frames_out_of_range(frame, fragment):
+    from comfyui_animeinterp.core.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        Interpolator().interpolate(frame, frame)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_new_folder_with_a_dot_in_its_name_needs_a_trailing_slash(folder, tmp_path, capsys):
+    assert _cli(folder, tmp_path / "take.v2") == 2
+    _one_line(capsys.readouterr().err, "end it with /")
+    assert _cli(folder, f"{tmp_path / 'take.v2'}/") == 0
+    assert len(list_images(tmp_path / "take.v2")) == 11
+
+
+def test_an_existing_out_in_a_read_only_parent_is_staged_inside_it(finished, folder):
+    out, _ = finished
+    out.parent.chmod(0o555)
+    try:
+        try:
+            fd, name = tempfile.mkstemp(dir=out.parent)
+        except OSError:
+            pass
+        else:
+            os.close(fd)
+            os.unlink(name)
+            pytest.skip("running as root: a read-only folder is still writable")
+        assert _cli(folder, out, "--overwrite") == 0
+        assert len(list_images(out)) == 11 and _leftovers(out) == []
+    finally:
+        out.parent.chmod(0o755)
+
+
+def test_staging_inside_out_replaces_the_frames_and_leaves_nothing(finished, frames):
+    """The mechanism of the read-only-parent case, checked whoever runs the tests."""
+    from comfyui_animeinterp.core.io.output import OutputTarget
+
+    out, before = finished
+    target = OutputTarget(out, "folder", overwrite=True, work_dir=out)
+    target.lock()
+    assert target.lock_path.parent == out and target.lock_path.exists()
+    sink = target.open_sink("png", 24.0, "mp4v")
+    assert sink.staging.parent == out
+    for f in frames[:4]:
+        sink.write(f)
+    names = {p.name for p in out.iterdir()}
+    assert names - {sink.staging.name, target.lock_path.name} == before.keys()  # untouched so far
+    assert all((out / name).read_bytes() == data for name, data in before.items())
+    sink.close(commit=True)
+    target.unlock()
+    assert [p.name for p in list_images(out)] == [f"frame_{i:06d}.png" for i in range(4)]
+    assert _leftovers(out) == []
+
+
+@pytest.mark.parametrize("exc, status, fragment", [
+    (MemoryError(), 1, "out of memory"),
+    (OSError(errno.EACCES, "Permission denied", "/somewhere/report.json"), 1,
+     "Permission denied: /somewhere/report.json"),
+])
+def test_a_fault_no_command_handles_is_one_line(monkeypatch, capsys, exc, status, fragment):
+    from comfyui_animeinterp.core.cli import weights as weights_cli
+
+    def fail(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(weights_cli, "load_manifest", fail)
+    assert main(["weights", "list"]) == status
+    _one_line(capsys.readouterr().err, fragment)
