@@ -16,11 +16,11 @@ from collections.abc import Mapping
 import torch
 
 from ..errors import WeightsError
-from .vgg19 import VGGFeatures, _layer_names, load_features_into, random_state
+from .vgg19 import VGGFeatures, layer_names, load_features_into, random_state
 
 VGG16_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
-VGG16_LAYER_NAMES: list[str] = _layer_names(VGG16_CFG)
+VGG16_LAYER_NAMES: list[str] = layer_names(VGG16_CFG)
 """``VGG16_LAYER_NAMES[i]`` names the output of ``features[i]`` (e.g. index 29 -> ``relu5_3``)."""
 
 VGG16_CONV_INDICES = tuple(i for i, n in enumerate(VGG16_LAYER_NAMES) if n.startswith("conv"))

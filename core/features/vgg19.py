@@ -8,6 +8,9 @@ One network serves two purposes:
 
 Parameters are named ``features.<index>.weight/bias`` exactly as in ``torchvision.models.vgg19``
 and in ``timm/vgg19.tv_in1k`` (the classifier is not needed and not loaded).
+
+:class:`VGGFeatures` (any torchvision VGG configuration) is shared with :mod:`.vgg16`; which
+network a weight file holds is told by :mod:`.networks`.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def _layer_names(cfg: Sequence[int | str] = tuple(_CFG)) -> list[str]:
+def layer_names(cfg: Sequence[int | str] = tuple(_CFG)) -> list[str]:
     """``relu1_1``-style names of the outputs of ``features[i]`` for a torchvision VGG configuration."""
     names, block, conv = [], 1, 1
     for v in cfg:
@@ -39,7 +42,7 @@ def _layer_names(cfg: Sequence[int | str] = tuple(_CFG)) -> list[str]:
     return names
 
 
-LAYER_NAMES: list[str] = _layer_names()
+LAYER_NAMES: list[str] = layer_names()
 """``LAYER_NAMES[i]`` names the output of ``features[i]`` (e.g. index 1 -> ``relu1_1``)."""
 LAYER_INDEX: dict[str, int] = {n: i for i, n in enumerate(LAYER_NAMES)}
 
@@ -66,7 +69,7 @@ class VGGFeatures(nn.Module):
                 layers += [nn.Conv2d(in_ch, int(v), kernel_size=3, padding=1), nn.ReLU(inplace=False)]
                 in_ch = int(v)
         self.features = nn.Sequential(*layers)
-        self.layer_index = {n: i for i, n in enumerate(_layer_names(cfg))}
+        self.layer_index = {n: i for i, n in enumerate(layer_names(cfg))}
 
     def forward(self, x: torch.Tensor, layers: Sequence[str] = SGM_LAYERS) -> list[torch.Tensor]:
         """Args: x ``(N, 3, H, W)`` ImageNet-normalised. Returns the requested activations in order."""

