@@ -68,7 +68,7 @@ class Interpolator:
 
     Args:
         model: a ``LearnedInterpolator`` (``core.model.load_model``) or None for the weight-free path.
-        vgg: VGG-19 features for SGM matching; None matches with the weight-free colour/shape
+        vgg: VGG-19 (or VGG-16) features for SGM matching; None matches with the weight-free colour/shape
             descriptor.
         sgm: SGM options (preset, working size...); the feature kind follows ``vgg`` unless
             set explicitly to "colour", and unset coarse-flow DIS settings become "original"
@@ -143,15 +143,16 @@ def build_interpolator(weights: str | None = None, vgg_weights: str | None = Non
                        device: str = "cpu", working_size: Any = "auto", search_dirs: Sequence[str] = ()) -> Interpolator:
     """An :class:`Interpolator` from weight names or paths (resolved through the manifest).
 
-    ``weights=None`` gives the weight-free path; ``vgg_weights=None`` matches with the weight-free
+    ``weights=None`` gives the weight-free path; ``vgg_weights`` names the matching feature network
+    (``"vgg19"``, ``"vgg16"`` or a file of either, detected), ``None`` matches with the weight-free
     colour/shape descriptor.
     """
-    from .features.vgg19 import load_vgg19
+    from .features.networks import load_feature_network
     from .model import load_model
     from .weights.resolve import resolve_weight
 
     model = load_model(resolve_weight(weights, search_dirs=search_dirs), device) if weights else None
-    vgg = load_vgg19(resolve_weight(vgg_weights, search_dirs=search_dirs)).to(device) if vgg_weights else None
+    vgg = load_feature_network(resolve_weight(vgg_weights, search_dirs=search_dirs)).to(device) if vgg_weights else None
     features = "vgg" if vgg is not None else "colour"
     return Interpolator(model, vgg, SGMOptions(preset=preset, features=features, working_size=working_size),
                         device=device)

@@ -69,7 +69,7 @@ class AnimeInterpolate:
                     "Optional in-betweens per source pair, e.g. '1, 3' (repeats over the clip); replaces "
                     "the mode. Output = frames + sum of the counts.")}),
                 "vgg_weights": ("STRING", {"default": DEFAULT_VGG,
-                                           "tooltip": "For 'vgg' matching: name or path."}),
+                                           "tooltip": "For 'vgg' matching: vgg19, vgg16, or a path."}),
             },
         }
 

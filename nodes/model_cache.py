@@ -38,11 +38,11 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
 
 
 def load_vgg(name_or_path: str, device: torch.device) -> Any:
-    """The SGM VGG-19 feature network on ``device``."""
-    from ..core.features.vgg19 import load_vgg19
+    """The SGM / style-loss feature network (VGG-19, or VGG-16: detected from the file) on ``device``."""
+    from ..core.features.networks import load_feature_network
 
     path = resolve(name_or_path)
-    return _cached(("vgg", str(path), str(device)), lambda: load_vgg19(path).to(device))
+    return _cached(("vgg", str(path), str(device)), lambda: load_feature_network(path).to(device))
 
 
 def load_interpolator(name_or_path: str, device: torch.device, dtype: torch.dtype) -> Any:

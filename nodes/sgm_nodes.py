@@ -80,7 +80,7 @@ class AnimeInterpMatch:
             },
             "optional": {
                 "vgg_weights": ("STRING", {"default": DEFAULT_VGG,
-                                           "tooltip": "Manifest name, file in models/animeinterp, or path."}),
+                                           "tooltip": "vgg19 (default), vgg16, a file in models/animeinterp, or a path."}),
             },
         }
 

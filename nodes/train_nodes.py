@@ -163,7 +163,7 @@ class StyleFinetune:
                         ),
                     },
                 ),
-                "vgg_weights": ("STRING", {"default": "vgg19", "tooltip": "VGG-19 for the loss and SGM."}),
+                "vgg_weights": ("STRING", {"default": "vgg19", "tooltip": "VGG for the loss and SGM: vgg19 or vgg16 (thesis loss only)."}),
                 "checkpoint_every": ("INT", {"default": 100, "min": 1, "max": 1_000_000}),
                 "seed": ("INT", {"default": 0, "min": 0, "max": 2**31 - 1}),
             },

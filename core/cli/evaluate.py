@@ -110,7 +110,8 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     p.add_argument("--weights", metavar="NAME_OR_PATH",
                    help="interpolation weights of the 'full' method (default: afi-atd12k-style)")
     p.add_argument("--vgg-weights", metavar="NAME_OR_PATH|none",
-                   help="VGG-19 for SGM matching (default: vgg19 for 'full'; none = weight-free features)")
+                   help="feature network for SGM matching: vgg19, vgg16 or a file of either (default: vgg19 "
+                        "for 'full', none for 'weight-free'; none = weight-free colour/shape features)")
     p.add_argument("--preset", choices=["japan", "disney"], default="japan",
                    help="SGM line-extraction preset of the pipeline methods (default: japan)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

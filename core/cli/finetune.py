@@ -48,7 +48,7 @@ def add_finetune_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     req.add_argument("--data", required=True, help="style folder, sequence, video or synthetic[:N][:WxH]")
     req.add_argument("--out", required=True, help="output folder of the run")
     p.add_argument("--weights", default="afi-atd12k-style", help="base weights: manifest name or path")
-    p.add_argument("--vgg", default="vgg19", help="VGG-19 weights (loss and SGM): manifest name or path")
+    p.add_argument("--vgg", default="vgg19", help="VGG weights (loss and SGM): vgg19 (default), vgg16 (thesis loss only) or a path")
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps in total (default 1000)")
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its newest checkpoint"

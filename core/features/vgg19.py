@@ -8,6 +8,9 @@ One network serves two purposes:
 
 Parameters are named ``features.<index>.weight/bias`` exactly as in ``torchvision.models.vgg19``
 and in ``timm/vgg19.tv_in1k`` (the classifier is not needed and not loaded).
+
+:class:`VGGFeatures` (any torchvision VGG configuration) is shared with :mod:`.vgg16`; which
+network a weight file holds is told by :mod:`.networks`.
 """
 from __future__ import annotations
 
@@ -27,9 +30,10 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def _layer_names() -> list[str]:
+def layer_names(cfg: Sequence[int | str] = tuple(_CFG)) -> list[str]:
+    """``relu1_1``-style names of the outputs of ``features[i]`` for a torchvision VGG configuration."""
     names, block, conv = [], 1, 1
-    for v in _CFG:
+    for v in cfg:
         if v == "M":
             names.append(f"pool{block}")
             block, conv = block + 1, 1
@@ -39,34 +43,41 @@ def _layer_names() -> list[str]:
     return names
 
 
-LAYER_NAMES: list[str] = _layer_names()
+LAYER_NAMES: list[str] = layer_names()
 """``LAYER_NAMES[i]`` names the output of ``features[i]`` (e.g. index 1 -> ``relu1_1``)."""
 LAYER_INDEX: dict[str, int] = {n: i for i, n in enumerate(LAYER_NAMES)}
 
 SGM_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
 
-class VGG19Features(nn.Module):
-    """``torchvision.models.vgg19().features`` with tap points.
+class VGGFeatures(nn.Module):
+    """``torchvision.models.vgg*().features`` for a configuration ``cfg`` (channels, ``"M"`` = pool),
+    with tap points named ``relu1_1`` ... (see :data:`LAYER_NAMES`).
 
     ``forward(x, layers)`` runs the stack only as far as the deepest requested layer.
     """
 
-    def __init__(self) -> None:
+    name = "VGG"
+
+    def __init__(self, cfg: Sequence[int | str]) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         in_ch = 3
-        for v in _CFG:
+        for v in cfg:
             if v == "M":
                 layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
             else:
-                layers += [nn.Conv2d(in_ch, v, kernel_size=3, padding=1), nn.ReLU(inplace=False)]
-                in_ch = v
+                layers += [nn.Conv2d(in_ch, int(v), kernel_size=3, padding=1), nn.ReLU(inplace=False)]
+                in_ch = int(v)
         self.features = nn.Sequential(*layers)
+        self.layer_index = {n: i for i, n in enumerate(layer_names(cfg))}
 
     def forward(self, x: torch.Tensor, layers: Sequence[str] = SGM_LAYERS) -> list[torch.Tensor]:
         """Args: x ``(N, 3, H, W)`` ImageNet-normalised. Returns the requested activations in order."""
-        wanted = sorted({LAYER_INDEX[n] for n in layers})
+        unknown = [n for n in layers if n not in self.layer_index]
+        if unknown:
+            raise InputError(f"unknown {self.name} layers {unknown}; known: {', '.join(self.layer_index)}")
+        wanted = sorted({self.layer_index[n] for n in layers})
         out: dict[int, torch.Tensor] = {}
         for i, layer in enumerate(self.features):
             if i > wanted[-1]:
@@ -74,7 +85,16 @@ class VGG19Features(nn.Module):
             x = layer(x)
             if i in wanted:
                 out[i] = x
-        return [out[LAYER_INDEX[n]] for n in layers]
+        return [out[self.layer_index[n]] for n in layers]
+
+
+class VGG19Features(VGGFeatures):
+    """``torchvision.models.vgg19().features`` with tap points."""
+
+    name = "VGG-19"
+
+    def __init__(self) -> None:
+        super().__init__(_CFG)
 
 
 def imagenet_normalise(rgb01: torch.Tensor) -> torch.Tensor:
@@ -97,7 +117,15 @@ def features_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Te
 
 def build_vgg19(state: Mapping[str, torch.Tensor] | None = None) -> VGG19Features:
     """A VGG-19 feature stack in eval mode, loaded from ``state`` if given (strict on features)."""
-    net = VGG19Features()
+    return load_features_into(VGG19Features(), state)
+
+
+def load_features_into(net: VGGFeatures, state: Mapping[str, torch.Tensor] | None) -> VGGFeatures:
+    """Load the ``features.*`` of ``state`` into ``net`` (strict), freeze it, eval mode, channels-last.
+
+    Raises:
+        WeightsError: missing, unexpected or mis-shaped tensors (listed).
+    """
     if state is not None:
         feats = features_state_dict(state)
         expected = net.state_dict()
@@ -106,7 +134,7 @@ def build_vgg19(state: Mapping[str, torch.Tensor] | None = None) -> VGG19Feature
         bad = sorted(k for k in set(expected) & set(feats) if tuple(feats[k].shape) != tuple(expected[k].shape))
         if missing or unexpected or bad:
             raise WeightsError(
-                "not a torchvision-compatible VGG-19: "
+                f"not a torchvision-compatible {net.name}: "
                 + "; ".join(
                     f"{what}: {', '.join(keys[:8])}{' ...' if len(keys) > 8 else ''}"
                     for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", bad))
@@ -134,15 +162,19 @@ def load_vgg19(path: str | os.PathLike) -> VGG19Features:
 
 def random_vgg19(seed: int = 0) -> VGG19Features:
     """A deterministic randomly initialised VGG-19 (for tests and offline timing only)."""
+    return build_vgg19(random_state(VGG19Features(), seed))
+
+
+def random_state(net: VGGFeatures, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Deterministic uniform(±1/sqrt(fan_in)) weights for ``net`` (tests and offline timing only)."""
     g = torch.Generator().manual_seed(seed)
-    net = VGG19Features()
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, nn.Conv2d):
                 bound = (1.0 / (m.in_channels * 9)) ** 0.5
                 m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 2 * bound - bound)
                 m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 2 * bound - bound)
-    return build_vgg19(net.state_dict())
+    return net.state_dict()
 
 
 def check_layers(layers: Iterable[str]) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..features.vgg19 import SGM_LAYERS, VGG19Features, imagenet_normalise
+from ..features.vgg19 import SGM_LAYERS, VGGFeatures, imagenet_normalise
 from .stats import SegmentStats, segment_stats
 
 FeatureKind = Literal["vgg", "colour"]
@@ -48,7 +48,7 @@ def _subsample_labels(labels: torch.Tensor, levels: int) -> list[torch.Tensor]:
 
 
 @torch.inference_mode()
-def vgg_features(vgg: VGG19Features, frame: np.ndarray, device: torch.device | str = "cpu") -> list[torch.Tensor]:
+def vgg_features(vgg: VGGFeatures, frame: np.ndarray, device: torch.device | str = "cpu") -> list[torch.Tensor]:
     """relu1_1, relu2_1, relu3_1, relu4_1 of one frame, ``(1, C, h, w)`` each (channels-last memory).
 
     Input preparation as the original: RGB/255 in float64, then float32, ImageNet normalisation.
@@ -74,7 +74,7 @@ def pool_features(feats: list[torch.Tensor], labels: np.ndarray, num_labels: int
 
 
 def vgg_segment_features(
-    vgg: VGG19Features, frame: np.ndarray, labels: np.ndarray, num_labels: int,
+    vgg: VGGFeatures, frame: np.ndarray, labels: np.ndarray, num_labels: int,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """Per-segment means of relu1_1, relu2_1, relu3_1, relu4_1: ``(960, L)`` float32 on ``device``.
@@ -150,12 +150,13 @@ class SegmentDescriptors:
     features: torch.Tensor
 
 
-def feature_function(features: FeatureKind = "vgg", vgg: VGG19Features | None = None,
+def feature_function(features: FeatureKind = "vgg", vgg: VGGFeatures | None = None,
                      device: torch.device | str = "cpu") -> FeatureFn:
-    """The descriptor of a feature kind: VGG-19 (needs ``vgg``) or the weight-free colour/shape one."""
+    """The descriptor of a feature kind: an ImageNet VGG (needs ``vgg``: VGG-19, the original's, or
+    VGG-16, see ``core.features.networks``) or the weight-free colour/shape one."""
     if features == "vgg":
         if vgg is None:
-            raise InputError("VGG features need a VGG-19 network (or use features='colour')")
+            raise InputError("VGG features need a VGG-19 or VGG-16 network (or use features='colour')")
         return lambda frame, labels, n: vgg_segment_features(vgg, frame, labels, n, device)
     if features == "colour":
         return colour_shape_features

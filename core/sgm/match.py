@@ -13,7 +13,7 @@ import torch
 
 from ..concurrency import run_pair
 from ..errors import InputError
-from ..features.vgg19 import VGG19Features
+from ..features.vgg19 import VGGFeatures
 from .describe import FeatureFn, FeatureKind, SegmentDescriptors, describe_segments, feature_function
 from .stats import SegmentStats
 
@@ -133,7 +133,7 @@ def match_segments(
     labels1: np.ndarray,
     labels3: np.ndarray,
     features: FeatureKind = "vgg",
-    vgg: VGG19Features | None = None,
+    vgg: VGGFeatures | None = None,
     device: torch.device | str = "cpu",
     feature_fn: FeatureFn | None = None,
 ) -> Matches:

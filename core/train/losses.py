@@ -23,8 +23,10 @@ Two definitions, chosen with :class:`LossDefinition` (ARCHITECTURE.md §7 and §
 * Gram matrices are not normalised (``Φ Φᵀ``), giving totals around 1e7 per batch.
 
 Per-layer weights ``w = (1/2.6, 1/4.8, 1/3.7, 1/5.6, 10/1.5)`` apply to both VGG and Gram terms in
-both definitions. The VGG is :class:`..vgg.VGG19Features` — the same network (and weight file) as
-SGM matching — frozen and in eval mode.
+both definitions. The VGG is :class:`..features.vgg19.VGG19Features` — the same network (and
+weight file) as SGM matching — frozen and in eval mode. The ``"thesis"`` definition also accepts
+:class:`..features.vgg16.VGG16Features` (same layer names; manifest name ``vgg16``); the ``"afi"``
+one indexes VGG-19's layer list and needs VGG-19.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from ..features.vgg19 import VGG19Features, imagenet_normalise
+from ..features.vgg19 import VGG19Features, VGGFeatures, imagenet_normalise
 
 LossDefinition = Literal["thesis", "afi"]
 GramNormalisation = Literal["locations", "elements", "none"]
@@ -125,8 +127,9 @@ class StyleLoss(nn.Module):
     """``w_l1 · L1 + w_vgg · L_VGG + w_gram · L_Gram`` (see the module docstring).
 
     Args:
-        vgg: the VGG-19 feature network (frozen here: eval mode, no parameter gradients); None
-            allows only weights without VGG terms (an L1-only run).
+        vgg: the VGG-19 feature network, or VGG-16 with the "thesis" definition (frozen here:
+            eval mode, no parameter gradients); None allows only weights without VGG terms (an
+            L1-only run).
         definition: ``"thesis"`` (default) or ``"afi"`` (the AFI code's computation).
         gram_normalisation: for ``"thesis"``: ``"locations"`` (default), ``"elements"`` or
             ``"none"``; the ``"afi"`` definition is always unnormalised.
@@ -135,7 +138,7 @@ class StyleLoss(nn.Module):
 
     def __init__(
         self,
-        vgg: VGG19Features | None,
+        vgg: VGGFeatures | None,
         definition: LossDefinition = "thesis",
         gram_normalisation: GramNormalisation = "locations",
         layer_weights: tuple[float, ...] = LAYER_WEIGHTS,
@@ -148,6 +151,8 @@ class StyleLoss(nn.Module):
                 f"unknown Gram normalisation {gram_normalisation!r}; "
                 f"choose one of {sorted(GRAM_NORMALISATIONS)}"
             )
+        if definition == "afi" and vgg is not None and not isinstance(vgg, VGG19Features):
+            raise InputError(f"the 'afi' loss definition slices VGG-19's layers; got {vgg.name} (use 'thesis')")
         if len(layer_weights) != len(STYLE_LAYERS):
             raise InputError(f"expected {len(STYLE_LAYERS)} layer weights, got {len(layer_weights)}")
         self.vgg = vgg.eval().requires_grad_(False) if vgg is not None else None

@@ -37,7 +37,8 @@ import torch
 import torch.utils.data
 
 from ..errors import AnimeInterpError, DataError, InputError
-from ..features.vgg19 import VGG19Features, load_vgg19
+from ..features.networks import load_feature_network
+from ..features.vgg19 import VGG19Features
 from ..model import LearnedInterpolator, load_model
 from ..sgm.run import SGMOptions
 from . import distributed as dist_utils
@@ -293,7 +294,7 @@ class _Run:
             cfg.flows != "none" and cfg.sgm_features == "vgg"
         )
         if vgg is None and needs_vgg:
-            vgg = load_vgg19(_resolve(cfg.vgg))
+            vgg = load_feature_network(_resolve(cfg.vgg))
         elif vgg is not None and any(p.is_inference() for p in vgg.parameters()):
             vgg = copy.deepcopy(vgg)  # loaded under inference mode: autograd cannot pass through it
         return model, vgg

