@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
+from .progress import checkpoint
 from .clip.frame_memo import FrameMemo
 from .io.images import ArrayLike, rgb_pair, to_image, to_tensor
 from .weightfree.refine import PairFlows, refine_dis
@@ -119,6 +120,7 @@ class Interpolator:
     def frame_at(self, pair: PreparedPair, t: float) -> np.ndarray:
         """The in-between at time ``t`` in (0, 1) as ``uint8`` RGB."""
         (t,) = check_times([t])
+        checkpoint("synthesis", 0, 1)
         if pair.state is not None:
             return to_image(self.model.synthesize(pair.state, t))
         f1, f3 = to_tensor(pair.frame1, self.device), to_tensor(pair.frame3, self.device)

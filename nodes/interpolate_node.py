@@ -12,6 +12,7 @@ from ..core.sgm.segment import PRESETS
 from ..core.sgm.run import SGMOptions
 from . import comfy_env
 from .model_cache import load_vgg
+from .progress import node_progress
 from .node_support import MODEL_TOOLTIP, MODEL_TYPE, ImageBatchWriter, check_model, memory_guard, model_device
 from .sgm_nodes import DEFAULT_VGG, WORKING_SIZES, parse_working_size
 
@@ -120,14 +121,11 @@ class AnimeInterpolate:
 
         count = timing.output_count(n)
         out = ImageBatchWriter(count, h, w)
-        bar = comfy_env.ProgressBar(count)
         frames = (to_rgb_uint8(images[i], f"images[{i}]") for i in range(n))
-        with memory_guard("AnimeInterpolate"):
-            comfy_env.throw_if_interrupted()
+        with memory_guard("AnimeInterpolate"), node_progress(count) as bar:
             for item in retime_clip(frames, interpolator, timing, options):
                 out.add(item.image)
-                bar.update_absolute(out.written)
-                comfy_env.throw_if_interrupted()
+                bar.step(out.written, count)
         return (out.result(), timing.output_fps(source_fps, n))
 
 

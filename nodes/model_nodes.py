@@ -17,7 +17,7 @@ from ..core.clip.schedule import parse_times
 from ..core.sgm.clip import ClipFlows
 from . import comfy_env, model_cache
 from .node_support import MODEL_TOOLTIP, MODEL_TYPE, ImageBatchWriter, check_model, memory_guard, model_device
-from .progress import progress_step
+from .progress import node_progress
 from .sgm_nodes import flow_previews
 from .tensors import image_batch_to_frames
 
@@ -151,9 +151,8 @@ class AnimeInterpRefineFlow:
         if not isinstance(flow, ClipFlows):
             raise InputError("'flow' must come from an AnimeInterp Coarse Flow or Refine Flow node")
         frames = image_batch_to_frames(images)
-        with memory_guard("Refine Flow"):
-            refined = refine_clip(frames, flow, model, model_device(model),
-                                  step=progress_step(len(flow.pairs)))
+        with memory_guard("Refine Flow"), node_progress(len(flow.pairs), ["refine"]) as bar:
+            refined = refine_clip(frames, flow, model, model_device(model), step=bar.step)
         return (refined, flow_previews(refined))
 
 
@@ -208,14 +207,13 @@ class AnimeInterpSplatSynthesize:
         frames = check_clip(frames, flow)
         h, w = frames[0].shape[:2]
         out = ImageBatchWriter(len(frames) + (len(frames) - 1) * len(ts), h, w)
-        step = progress_step(len(flow.pairs))
         device = model_device(model)
-        with memory_guard("Splat Synthesize"):
+        with memory_guard("Splat Synthesize"), node_progress(len(flow.pairs), ["synthesis"]) as bar:
             for k, pair in enumerate(flow.pairs):
                 out.add(frames[k])
                 for frame in synthesize_pair(frames[k], frames[k + 1], pair, ts, model, device):
                     out.add(frame)
-                step(k + 1, len(flow.pairs))
+                bar.step(k + 1, len(flow.pairs))
         out.add(frames[-1])
         return (out.result(),)
 

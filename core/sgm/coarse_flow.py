@@ -25,6 +25,7 @@ import torch
 
 from ..concurrency import map_threaded
 from ..errors import InputError
+from ..progress import checkpoint
 from .match import Matches
 from .stats import SegmentStats
 from ..splat.average_numpy import splat_average_numpy
@@ -248,7 +249,9 @@ def directional_flows(jobs: list[tuple[np.ndarray, np.ndarray, SegmentStats, Seg
         return d, segment_flow(g_src, g_dst, src, dst, i, j, local.dis)
 
     results = map_threaded(run, tasks, workers)
-    for d, res in results:
+    checkpoint("coarse flow", 0, len(tasks))
+    for k, (d, res) in enumerate(results):
+        checkpoint("coarse flow", k + 1, len(tasks))  # may raise: the pool drops the jobs not started
         if res is not None:
             vec, idx = res
             outputs[d][0][:, idx] = vec

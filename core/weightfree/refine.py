@@ -15,6 +15,7 @@ import numpy as np
 
 from ..sgm.coarse_flow import CoarseFlow
 from ..errors import InputError
+from ..progress import checkpoint
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,11 @@ def refine_dis(frame1: np.ndarray, frame3: np.ndarray, coarse: CoarseFlow | Pair
     frame = {1: frame1, 3: frame3}
     dis = refiner_dis()
 
+    calls = [0]
+
     def dis_flow(a: int, b: int, seed: np.ndarray | None) -> np.ndarray:
+        checkpoint("refine", calls[0], 2 if coarse is None else 4)
+        calls[0] += 1
         init = None if seed is None else np.ascontiguousarray(seed.transpose(1, 2, 0), dtype=np.float32)
         return np.ascontiguousarray(dis.calc(grey[a], grey[b], init).transpose(2, 0, 1))
 
