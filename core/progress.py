@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ import numpy as np
 
 STAGES = ("segment", "match", "coarse flow", "refine", "synthesis")
 """The stages of one frame pair, in order (``"train"`` is the fine-tuning loop's)."""
+NETWORK = "network"
+"""The stage of the checkpoints before every ``torch.nn.Module`` call (see :func:`reporting`)."""
 
 
 @dataclass(frozen=True)
@@ -74,12 +77,54 @@ def active() -> Checkpoint | None:
 
 @contextlib.contextmanager
 def reporting(callback: Checkpoint | None) -> Iterator[None]:
-    """Make ``callback`` receive the checkpoints of the code run inside (None: silence them)."""
+    """Make ``callback`` receive the checkpoints of the code run inside (None: silence them).
+
+    While a callback is active, every ``torch.nn.Module`` call in this context is a checkpoint too
+    (stage :data:`NETWORK`, through a global forward pre-hook that does nothing in other
+    contexts), so a long network forward (GridNet, the encoders, VGG) stops within one layer.
+    """
     token = _ACTIVE.set(callback)
+    if callback is not None:
+        _module_hook.acquire()
     try:
         yield
     finally:
+        if callback is not None:
+            _module_hook.release()
         _ACTIVE.reset(token)
+
+
+def _before_module(_module, _inputs) -> None:
+    callback = _ACTIVE.get()
+    if callback is not None:
+        callback(Update(NETWORK))
+
+
+class _ModuleHook:
+    """The global forward pre-hook, registered while at least one :func:`reporting` is open."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.handle = None
+
+    def acquire(self) -> None:
+        with self.lock:
+            self.users += 1
+            if self.handle is None:
+                from torch.nn.modules.module import register_module_forward_pre_hook
+
+                self.handle = register_module_forward_pre_hook(_before_module)
+
+    def release(self) -> None:
+        with self.lock:
+            self.users -= 1
+            if self.users == 0 and self.handle is not None:
+                self.handle.remove()
+                self.handle = None
+
+
+_module_hook = _ModuleHook()
 
 
 def stop_when(should_stop: Callable[[], bool], then: Checkpoint | None = None) -> Checkpoint:

@@ -42,6 +42,8 @@ class NodeProgress:
         self.clock = clock
         self.unit = 0
         self.value = 0.0
+        self.stage = ""
+        """The stage of the last checkpoint seen."""
         self._owner = threading.get_ident()
         self._last_sent = self._last_preview = float("-inf")
         throw_if_interrupted()
@@ -60,6 +62,8 @@ class NodeProgress:
 
     def __call__(self, update: Update) -> None:
         """The ``core.progress`` checkpoint: raise on Cancel, move the bar (throttled)."""
+        if update.stage != core_progress.NETWORK:
+            self.stage = update.stage
         throw_if_interrupted()
         if threading.get_ident() != self._owner or update.stage not in self.stages:
             return  # worker threads only check Cancel; the UI is updated from the node's thread
