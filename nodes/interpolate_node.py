@@ -11,13 +11,13 @@ from ..core.clip.schedule import Timing, frame_rate, multiplier, per_pair
 from ..core.sgm.segment import PRESETS
 from ..core.sgm.run import SGMOptions
 from . import comfy_env
-from .model_cache import load_vgg
+from .model_cache import load_vgg, on_disk
 from .progress import node_progress
 from .node_support import MODEL_TOOLTIP, MODEL_TYPE, ImageBatchWriter, check_model, memory_guard, model_device
 from .sgm_nodes import DEFAULT_VGG, WORKING_SIZES, parse_working_size
 
 MODES = ["multiplier", "target fps"]
-MATCHING = ["vgg", "colour"]
+MATCHING = ["auto", "vgg", "colour"]
 MAX_NODE_MULTIPLIER = 16
 FPS_RANGE = {"min": 1.0, "max": 480.0, "step": 0.001}
 
@@ -32,6 +32,14 @@ def clip_timing(mode: str, multiplier_value: int, source_fps: float, target_fps:
     if mode == "target fps":
         return frame_rate(source_fps, target_fps)
     raise InputError(f"unknown mode {mode!r}; choose one of {MODES}")
+
+
+def resolve_matching(matching: str, model, vgg_weights: str) -> str:
+    """'auto' -> 'vgg' with a learned model or when VGG-19 is on disk, else 'colour': without a
+    model the node needs no file at all."""
+    if matching != "auto":
+        return matching
+    return "vgg" if model is not None or on_disk(vgg_weights) else "colour"
 
 
 class AnimeInterpolate:
@@ -57,9 +65,10 @@ class AnimeInterpolate:
                 "scene_cuts": ("BOOLEAN", {"default": True, "tooltip": (
                     "Detect scene cuts and repeat frames there instead of blending two shots "
                     "(not applied to a batch of exactly two frames).")}),
-                "matching": (MATCHING, {"default": "vgg", "tooltip": (
+                "matching": (MATCHING, {"default": "auto", "tooltip": (
                     "Segment matching: 'vgg' = VGG-19 features (published method, needs weights); "
-                    "'colour' = weight-free colour + shape.")}),
+                    "'colour' = weight-free colour + shape; 'auto' = 'vgg' with a model or when "
+                    "VGG-19 is already on disk, else 'colour' (nothing to download).")}),
                 "preset": (sorted(PRESETS), {"default": "japan",
                                              "tooltip": "Line extraction: 'japan' or 'disney'."}),
                 "working_size": (WORKING_SIZES, {"default": "auto", "tooltip": "Size SGM runs at."}),
@@ -104,7 +113,7 @@ class AnimeInterpolate:
         return True
 
     def run(self, images, mode="multiplier", multiplier=2, source_fps=24.0, target_fps=60.0,
-            held_drawings=True, scene_cuts=True, matching="vgg", preset="japan", working_size="auto",
+            held_drawings=True, scene_cuts=True, matching="auto", preset="japan", working_size="auto",
             model=None, schedule="", vgg_weights=DEFAULT_VGG):
         model = check_model(model)
         timing = clip_timing(mode, multiplier, source_fps, target_fps, schedule)
@@ -113,6 +122,7 @@ class AnimeInterpolate:
             raise InputError(f"images: expected a non-empty IMAGE batch (B, H, W, C), got {got}")
         n, h, w = images.shape[:3]
         device = model_device(model)
+        matching = resolve_matching(matching, model, vgg_weights)
         vgg = load_vgg(vgg_weights, device) if matching == "vgg" else None
         sgm = SGMOptions(preset=preset, features=matching, working_size=parse_working_size(working_size))
         interpolator = Interpolator(model, vgg, sgm, device=device)

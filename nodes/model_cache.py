@@ -30,6 +30,23 @@ def resolve(name_or_path: str) -> Path:
     return resolve_weight(name_or_path, search_dirs=folders, cache_dir=folders[0] if folders else None)
 
 
+def on_disk(name_or_path: str) -> bool:
+    """True when the weight is available without downloading (a file in the model folders, the
+    cache, or an upstream original there)."""
+    from ..core.errors import WeightsError
+    from ..core.weights.resolve import resolve_weight
+
+    if comfy_env.in_comfyui() and comfy_env.full_model_path(name_or_path):
+        return True
+    folders = comfy_env.model_folders()
+    try:
+        resolve_weight(name_or_path, search_dirs=folders, cache_dir=folders[0] if folders else None,
+                       offline=True, progress=False)
+    except WeightsError:
+        return False
+    return True
+
+
 def _cached(key: tuple, build: Callable[[], Any]) -> Any:
     with _LOCK:
         if key not in _CACHE:

@@ -119,3 +119,18 @@ def test_two_frames_are_interpolated_even_across_a_detected_cut():
     middle = (out[1] * 255).round().to(torch.uint8).numpy()
     assert out.shape[0] == 3
     assert not np.array_equal(middle, a) and not np.array_equal(middle, b)
+
+
+def test_auto_matching_needs_no_file_without_a_model(fake_comfy, twos_with_cut):
+    from comfyui_animeinterp.nodes.interpolate_node import resolve_matching
+    from tests.support.model_files import write_vgg_file
+
+    assert AnimeInterpolate.INPUT_TYPES()["required"]["matching"][1]["default"] == "auto"
+    assert resolve_matching("auto", None, "vgg19") == "colour"  # fresh install: nothing on disk
+    assert resolve_matching("auto", object(), "vgg19") == "vgg"  # the learned path keeps VGG-19
+    assert resolve_matching("colour", object(), "vgg19") == "colour"
+    _, images = twos_with_cut
+    out, _ = AnimeInterpolate().run(images[:2], matching="auto")  # runs offline, with no files
+    assert out.shape[0] == 3
+    write_vgg_file(fake_comfy.models_dir / "animeinterp" / "vgg19.safetensors")
+    assert resolve_matching("auto", None, "vgg19") == "vgg"  # already on disk: the published method
