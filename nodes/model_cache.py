@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import torch
 
-from . import comfy_env
+from . import comfy_env, memory
 
 _LOCK = threading.Lock()
 _CACHE: dict[tuple, Any] = {}
@@ -75,7 +75,8 @@ def release_all() -> int:
 
     Networks on an accelerator are moved to the CPU first, so its memory is freed even where
     ComfyUI still holds a node output that refers to them; :func:`generation` changes so loader
-    nodes know to load again.
+    nodes know to load again. The freed host memory is then handed back to the system
+    (:func:`.memory.trim`).
     """
     global _GENERATION
     with _LOCK:
@@ -86,6 +87,7 @@ def release_all() -> int:
         _CACHE.clear()
         _GENERATION += 1
     comfy_env.soft_empty_cache()
+    memory.trim()
     return n
 
 

@@ -56,6 +56,7 @@ from .flow_cache import FlowCache
 from .history import MetricsLog, plot_curves
 from .. import progress as checkpoints
 from .interrupt import StopRequest, is_interrupt, stop_on_signals
+from .memory import activation_checkpointing
 from .losses import StyleLoss
 from .samples import FlowSource, TrainingSamples, ValidationSamples, load_resized
 from .sampling import MicroBatches, SampleStream
@@ -208,7 +209,7 @@ class _Run:
                 ProgressEvent("train", start, cfg.steps, {"stage": stage_at(self.stages, start).name})
             )
         stop = StopRequest()
-        with stop_on_signals(stop):
+        with stop_on_signals(stop), activation_checkpointing(model, cfg.activation_checkpointing):
             steps_done, interrupted = loop.train(iter(loader), start, val_loader, stop)
         return self._finish(loop, model, steps_done, interrupted, style, val_loader)
 
