@@ -90,9 +90,16 @@ class AnimeInterpolate:
     DESCRIPTION = ("Interpolate a clip: in-betweens between distinct drawings, none across scene cuts, "
                    "originals kept in place. fps = the output's frame rate.")
 
+    # ComfyUI reports a VALIDATE_INPUTS error once per input the method declares: declare only the
+    # one it cannot check itself; ranges and lists are ComfyUI's, the rest is checked at run time.
     @classmethod
-    def VALIDATE_INPUTS(cls, mode=None, multiplier=None, source_fps=None, target_fps=None, schedule=None,
-                        matching=None, preset=None, working_size=None):
+    def VALIDATE_INPUTS(cls, schedule=None):
+        return cls.check_inputs(schedule=schedule)
+
+    @classmethod
+    def check_inputs(cls, mode=None, multiplier=None, source_fps=None, target_fps=None, schedule=None,
+                     matching=None, preset=None, working_size=None):
+        """True, or what is wrong with these widget values (None = not given)."""
         choices = (("mode", mode, MODES), ("matching", matching, MATCHING),
                    ("preset", preset, sorted(PRESETS)), ("working_size", working_size, WORKING_SIZES))
         for name, value, allowed in choices:
@@ -116,6 +123,10 @@ class AnimeInterpolate:
             held_drawings=True, scene_cuts=True, matching="auto", preset="japan", working_size="auto",
             model=None, schedule="", vgg_weights=DEFAULT_VGG):
         model = check_model(model)
+        problem = self.check_inputs(mode, multiplier, source_fps, target_fps, schedule, matching, preset,
+                                    working_size)
+        if problem is not True:
+            raise InputError(problem)
         timing = clip_timing(mode, multiplier, source_fps, target_fps, schedule)
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[0] == 0:
             got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__

@@ -88,8 +88,15 @@ class LoadAnimeInterpModel:
     CATEGORY = CATEGORY
     DESCRIPTION = "Load the learned interpolator (AnimeInterp or AnimeInterp + GMA)."
 
+    # ComfyUI reports a VALIDATE_INPUTS error once per input the method declares: declare only the
+    # one it cannot check itself; ranges and lists are ComfyUI's, the rest is checked at run time.
     @classmethod
-    def VALIDATE_INPUTS(cls, weights=None, variant=None, device=None, dtype=None):
+    def VALIDATE_INPUTS(cls, weights=None):
+        return cls.check_inputs(weights=weights)
+
+    @classmethod
+    def check_inputs(cls, weights=None, variant=None, device=None, dtype=None):
+        """True, or what is wrong with these widget values (None = not given)."""
         if weights is not None and weights not in weight_choices():
             return f"weights {weights!r} is neither a known model name nor a file in models/animeinterp"
         if variant is not None and variant not in VARIANT_CHOICES:
@@ -111,6 +118,9 @@ class LoadAnimeInterpModel:
     def load(self, weights, variant="auto", device="auto", dtype="fp32"):
         from ..core.model import read_metadata
 
+        problem = self.check_inputs(None, variant, device, dtype)
+        if problem is not True:
+            raise InputError(problem)
         torch_device = resolve_device(device)
         torch_dtype = DTYPES.get(dtype)
         if torch_dtype is None:
@@ -183,8 +193,15 @@ class AnimeInterpSplatSynthesize:
                    "with a model, occlusion-aware blend without). Output: N + (N - 1) x in-betweens per "
                    "pair.")
 
+    # ComfyUI reports a VALIDATE_INPUTS error once per input the method declares: declare only the
+    # one it cannot check itself; ranges and lists are ComfyUI's, the rest is checked at run time.
     @classmethod
-    def VALIDATE_INPUTS(cls, multiplier=None, times=None):
+    def VALIDATE_INPUTS(cls, times=None):
+        return cls.check_inputs(times=times)
+
+    @classmethod
+    def check_inputs(cls, multiplier=None, times=None):
+        """True, or what is wrong with these widget values (None = not given)."""
         try:
             if times:
                 parse_times(times)
@@ -198,6 +215,9 @@ class AnimeInterpSplatSynthesize:
 
     def run(self, images, flow, multiplier=2, model=None, times=""):
         model = check_model(model)
+        problem = self.check_inputs(multiplier, times)
+        if problem is not True:
+            raise InputError(problem)
         ts = parse_times(times) if times and times.strip() else evenly_spaced_times(int(multiplier))
         frames = image_batch_to_frames(images)
         if not isinstance(flow, ClipFlows):

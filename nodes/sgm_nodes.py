@@ -50,8 +50,10 @@ class AnimeInterpSegment:
     CATEGORY = CATEGORY
     DESCRIPTION = "Split every frame into flat-colour pieces (line extraction + trapped-ball filling)."
 
+    # no VALIDATE_INPUTS: ComfyUI checks both lists itself (one message for the input at fault)
     @classmethod
-    def VALIDATE_INPUTS(cls, preset, working_size):
+    def check_inputs(cls, preset, working_size):
+        """True, or what is wrong with these widget values."""
         if preset not in PRESETS:
             return f"unknown preset {preset!r}"
         if working_size not in WORKING_SIZES:

@@ -97,7 +97,7 @@ def test_single_frame_and_bad_inputs(twos_with_cut):
     _, images = twos_with_cut
     out, _ = _run(images[:1], multiplier=4)
     assert out.shape[0] == 1
-    v = AnimeInterpolate.VALIDATE_INPUTS
+    v = AnimeInterpolate.check_inputs
     assert v("multiplier", 2, 24.0, 60.0, "", "vgg", "japan", "auto") is True
     assert v(mode=None, multiplier=None) is True
     assert v(mode="speed") is not True and v(multiplier=1) is not True and v(matching="sift") is not True

@@ -182,3 +182,22 @@ def test_weight_free_runs_with_no_files_at_all(fake_comfy):
     assert prefix == "AnimeInterp/x2_weight_free" and images.shape == (3, SIZE, SIZE, 3)
     assert outputs["2"][1] == 48.0
     assert not any((fake_comfy.models_dir / "animeinterp").iterdir())  # nothing was fetched
+
+
+def test_a_validation_error_is_said_once(input_folder):
+    """ComfyUI lists a VALIDATE_INPUTS error once per input the method takes: every node takes at
+    most one, so a bad value gives one message (it gave 4-8)."""
+    classes = wf.node_classes()
+    import inspect
+
+    for name, cls in classes.items():
+        validate = getattr(cls, "VALIDATE_INPUTS", None)
+        if validate is not None:
+            assert len(inspect.getfullargspec(validate).args) <= 2, name  # cls + one input
+    _, api = _load("one_click_x2")
+    for node, name, value in (("1", "path", "nowhere"), ("3", "schedule", "1, two"),
+                              ("2", "weights", "missing.safetensors")):
+        bad = copy.deepcopy(api)
+        bad[node]["inputs"][name] = value
+        errors = wf.check_api(bad, classes)
+        assert len(errors) == 1, errors
