@@ -134,7 +134,8 @@ class AnimeInterpolate:
         n, h, w = images.shape[:3]
         device = model_device(model)
         matching = resolve_matching(matching, model, vgg_weights)
-        vgg = load_vgg(vgg_weights, device) if matching == "vgg" else None
+        vgg = (load_vgg(vgg_weights, device, instead="set matching to 'colour' (weight-free, no file needed)")
+               if matching == "vgg" else None)
         sgm = SGMOptions(preset=preset, features=matching, working_size=parse_working_size(working_size))
         interpolator = Interpolator(model, vgg, sgm, device=device)
         # a batch of exactly two frames is a pair the user wants in-betweened: no cut test there

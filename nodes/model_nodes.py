@@ -53,6 +53,20 @@ def weight_choices() -> list[str]:
     return names + [f for f in comfy_env.model_files() if f.split("/")[-1] not in manifest_files]
 
 
+def weights_tooltip() -> str:
+    """The loader's list explained: which named models are on disk and which would be downloaded."""
+    names = interpolation_weight_names()
+    here = [n for n in names if model_cache.on_disk(n)]
+    missing = [n for n in names if n not in here]
+    parts = ["A named model or a weight file in models/animeinterp (our safetensors, or an original "
+             "checkpoint listed in weights_manifest.json, recognised by its hash)."]
+    if here:
+        parts.append("On disk: " + ", ".join(here) + ".")
+    if missing:
+        parts.append("Not on disk, downloaded on first use (with 'download' on): " + ", ".join(missing) + ".")
+    return " ".join(parts)
+
+
 def resolve_device(choice: str) -> torch.device:
     if choice == "auto":
         return comfy_env.torch_device()
@@ -70,16 +84,18 @@ class LoadAnimeInterpModel:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "weights": (weight_choices(), {"default": DEFAULT_WEIGHTS, "tooltip": (
-                    "A named model (downloaded and verified on first use) or a weight file in "
-                    "models/animeinterp (our safetensors; originals are converted by "
-                    "'animeinterp convert').")}),
+                "weights": (weight_choices(), {"default": DEFAULT_WEIGHTS, "tooltip": weights_tooltip()}),
                 "variant": (VARIANT_CHOICES, {"default": "auto", "tooltip": (
                     "'auto' reads it from the file; 'afi' (RFR+GMA) or 'animeinterp' (RFR) checks it.")}),
                 "device": (DEVICE_CHOICES, {"default": "auto", "tooltip": "'auto' = ComfyUI's device."}),
                 "dtype": (list(DTYPES), {"default": "fp32", "tooltip": (
                     "fp16/bf16 run under autocast on CUDA only; on the CPU the model runs in fp32.")}),
-            }
+            },
+            "optional": {
+                "download": ("BOOLEAN", {"default": True, "tooltip": (
+                    "Download a named model that is not in models/animeinterp yet (verified, shown on "
+                    "this node's progress bar). Off: use files on disk only.")}),
+            },
         }
 
     RETURN_TYPES = (MODEL_TYPE,)
@@ -115,7 +131,7 @@ class LoadAnimeInterpModel:
     def IS_CHANGED(cls, **_):
         return model_cache.generation()  # load again after Release AnimeInterp Models
 
-    def load(self, weights, variant="auto", device="auto", dtype="fp32"):
+    def load(self, weights, variant="auto", device="auto", dtype="fp32", download=True):
         from ..core.model import read_metadata
 
         problem = self.check_inputs(None, variant, device, dtype)
@@ -128,7 +144,7 @@ class LoadAnimeInterpModel:
         if torch_dtype != torch.float32 and torch_device.type != "cuda":
             log.warning("AnimeInterp: %s needs CUDA; the model runs in fp32 on %s", dtype, torch_device)
             torch_dtype = torch.float32
-        path = model_cache.resolve(weights)
+        path = model_cache.resolve(weights, download=bool(download), show_progress=True)
         found = read_metadata(path).get("variant")
         if variant != "auto" and found != variant:
             raise WeightsError(f"{path.name} holds a {found!r} model, not {variant!r}; choose variant 'auto' "

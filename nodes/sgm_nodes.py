@@ -97,7 +97,8 @@ class AnimeInterpMatch:
         if not isinstance(segments, SegmentedClip):
             raise InputError("'segments' must come from an AnimeInterp Segment node")
         device = comfy_env.torch_device()
-        vgg = load_vgg(vgg_weights, device) if features == "vgg" else None
+        vgg = (load_vgg(vgg_weights, device, instead="set features to 'colour' (weight-free, no file needed)")
+               if features == "vgg" else None)
         n = len(segments.frames) - 1
         with node_progress(max(n, 1), ["match"]) as bar:
             matched = match_clip(segments, features=features, vgg=vgg, device=device, step=bar.step)

@@ -281,7 +281,8 @@ class StyleFinetune:
         needs = any(s.weights.needs_vgg for s in stages) or (
             config.flows != "none" and config.sgm_features == "vgg"
         )
-        return load_vgg(name, device) if needs else None
+        instead = "choose loss_preset 'l1' and init_flows 'sgm (colour, weight-free)' or 'none' (no VGG-19)"
+        return load_vgg(name, device, instead=instead) if needs else None
 
     @staticmethod
     def _publish(export: Path, run_name: str) -> Path:
