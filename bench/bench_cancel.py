@@ -84,7 +84,9 @@ def main() -> int:
     from common import environment
 
     delays = [float(v) for v in args.after.split(",")]
-    results = {"environment": environment(), "runs": []}
+    import os
+
+    results = {"environment": {**environment(), "load_average_1min": os.getloadavg()[0]}, "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         state = install_fake_comfy(Path(tmp))
         try:

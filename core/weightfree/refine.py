@@ -69,6 +69,11 @@ def warping_error(src: np.ndarray, dst: np.ndarray, flow: np.ndarray, window: in
     return cv2.blur(error, (window, window))
 
 
+def _checked(fn, *args):
+    checkpoint("refine")  # one candidate's warping error at a time: Cancel lands between them
+    return fn(*args)
+
+
 def fuse_flows(src: np.ndarray, dst: np.ndarray, candidates: list[np.ndarray]) -> np.ndarray:
     """Per pixel, the candidate flow with the lowest local warping error (:func:`warping_error`).
 
@@ -81,7 +86,7 @@ def fuse_flows(src: np.ndarray, dst: np.ndarray, candidates: list[np.ndarray]) -
     if len(candidates) == 1:
         return candidates[0]
     window = max(3, round(FUSION_WINDOW_AT_540 * min(src.shape[:2]) / 540) | 1)
-    errors = np.stack([warping_error(src, dst, c, window) for c in candidates])
+    errors = np.stack([_checked(warping_error, src, dst, c, window) for c in candidates])
     best = errors.argmin(axis=0)
     return np.take_along_axis(np.stack(candidates), best[None, None], axis=0)[0]
 
