@@ -7,8 +7,9 @@ that arrive there.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from .comfy_env import ProgressBar
 

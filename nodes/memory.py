@@ -13,7 +13,7 @@ import ctypes
 import gc
 import logging
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from .comfy_env import _optional
 

@@ -6,8 +6,9 @@ downloads are cached there; outside ComfyUI the library's cache folder is used.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -76,8 +77,8 @@ def comfy_message(name: str, message: str, folders: list[str], download: bool, i
         return message.split("How to get it:")[0].rstrip()
     folder = folders[0] if folders else "ComfyUI/models/animeinterp"
     found = message.split("How to get it:")[0].rstrip().splitlines()
-    lines = [found[0], f"To fix it in ComfyUI, put the file '{entry.filename}' into {folder} "
-                       "(models/animeinterp), then run again."]
+    lines = [found[0], (f"To fix it in ComfyUI, put the file '{entry.filename}' into {folder} "
+                        "(models/animeinterp), then run again.")]
     urls = [s.download_url for s in entry.sources]
     if urls:
         lines.append("The file is published at: " + " or ".join(urls) + " (original files are checked "

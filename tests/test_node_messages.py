@@ -3,14 +3,13 @@ shows a download on its progress bar."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from comfyui_animeinterp.core.errors import WeightsError
 from comfyui_animeinterp.core.data.synthetic import make_clip
+from comfyui_animeinterp.core.errors import WeightsError
 
 CLI_HINTS = ("animeinterp weights", "pip install", "animeinterp convert")
 
@@ -41,8 +40,12 @@ def test_loader_without_download_points_at_the_switch(fake_comfy):
 
 
 def test_loader_marks_what_is_on_disk(fake_comfy):
-    from comfyui_animeinterp.nodes.model_nodes import (DEFAULT_WEIGHTS, LoadAnimeInterpModel,
-                                                       interpolation_weight_names)
+    from comfyui_animeinterp.nodes.model_nodes import (
+        DEFAULT_WEIGHTS,
+        LoadAnimeInterpModel,
+        interpolation_weight_names,
+    )
+
     from tests.support.model_files import write_model_file
 
     def tooltip():
