@@ -7,6 +7,7 @@ after the other, pooling both frames' VGG features 0.05 s against 0.09 s.
 """
 from __future__ import annotations
 
+import contextvars
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -29,7 +30,8 @@ def map_threaded(fn: Callable[[T], R], items: Iterable[T], workers: int | None =
     Results are yielded as soon as they are ready in order, so a caller can report progress (and
     raise to cancel) between them; when the caller stops early or ``fn`` raises, the jobs not yet
     started are cancelled and the running ones finish before this returns. With one worker (or
-    one item) everything runs on the calling thread.
+    one item) everything runs on the calling thread. Each job runs in a copy of the caller's
+    context, so progress checkpoints (:mod:`core.progress`) reach the host from the workers too.
     """
     items = list(items)
     n = worker_count(len(items)) if workers is None else max(1, min(workers, len(items) or 1))
@@ -40,7 +42,7 @@ def map_threaded(fn: Callable[[T], R], items: Iterable[T], workers: int | None =
     pool = ThreadPoolExecutor(n)
     futures: list[Future] = []
     try:
-        futures = [pool.submit(fn, item) for item in items]
+        futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
         for future in futures:
             yield future.result()
     finally:

@@ -19,6 +19,7 @@ from .clip.frame_memo import FrameMemo
 from .errors import InputError
 from .features.vgg19 import VGG19Features
 from .io.images import ArrayLike, rgb_pair, to_image, to_tensor
+from .progress import checkpoint
 from .sgm.run import SGMOptions, SGMResult, run_sgm
 from .weightfree.blend import blend_at
 from .weightfree.refine import PairFlows, refine_dis
@@ -126,6 +127,7 @@ class Interpolator:
     def frame_at(self, pair: PreparedPair, t: float) -> np.ndarray:
         """The in-between at time ``t`` in (0, 1) as ``uint8`` RGB."""
         (t,) = check_times([t])
+        checkpoint("synthesis", 0, 1)
         if pair.state is not None:
             return to_image(self.model.synthesize(pair.state, t))
         return to_image(blend_at(*pair.blend_inputs, t))

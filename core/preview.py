@@ -20,6 +20,11 @@ def segments_preview(labels: np.ndarray, seed: int = 0) -> np.ndarray:
     return label_colours(int(labels.max()) + 1, seed)[labels]
 
 
+def segments_pair(labels1: np.ndarray, labels3: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Both frames' segments side by side (the SGM progress preview)."""
+    return np.hstack([segments_preview(labels1, seed), segments_preview(labels3, seed + 1)])
+
+
 def matches_preview(matches: Matches, seed: int = 0, unmatched: tuple[int, int, int] = (255, 255, 255)
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Mutually matched segments painted in the same colour in both frames, the rest white.

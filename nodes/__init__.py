@@ -4,7 +4,17 @@ Each node module exports ``NODES``: ``{type name: (class, display name)}``.
 """
 from __future__ import annotations
 
-from . import comfy_env, evaluate_nodes, interpolate_node, io_nodes, model_nodes, sgm_nodes, train_nodes
+from . import (
+    comfy_env,
+    evaluate_nodes,
+    interpolate_node,
+    io_nodes,
+    memory,
+    model_cache,
+    model_nodes,
+    sgm_nodes,
+    train_nodes,
+)
 
 _MODULES: list = [io_nodes, sgm_nodes, model_nodes, interpolate_node, train_nodes, evaluate_nodes]
 
@@ -21,4 +31,5 @@ def _collect() -> tuple[dict, dict]:
 
 
 comfy_env.register_model_folder()
+memory.hook_model_management(model_cache.release_all)
 NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = _collect()

@@ -39,12 +39,28 @@ class ProgressBar:
     def update(self, value: int = 1) -> None:
         self.update_absolute(self.current + value)
 
-    def update_absolute(self, value: int, total: int | None = None) -> None:
+    def update_absolute(self, value: float, total: int | None = None, preview: Any = None) -> None:
+        """Move to ``value`` of ``total`` (a fraction moves the bar inside a unit); ``preview``: an
+        optional ``uint8`` RGB ``(H, W, 3)`` array shown on the node while it runs."""
         if total is not None:
             self.total = max(1, int(total))
-        self.current = min(int(value), self.total)
+        self.current = min(value if isinstance(value, float) and not value.is_integer() else int(value),
+                           self.total)
         if self._bar is not None:
-            self._bar.update_absolute(self.current, self.total)
+            if preview is None:
+                self._bar.update_absolute(self.current, self.total)
+            else:
+                self._bar.update_absolute(self.current, self.total, _preview_image(preview))
+
+
+PREVIEW_SIDE = 512
+
+
+def _preview_image(rgb: Any) -> tuple:
+    """ComfyUI's preview format: ``("JPEG", PIL image, max side)``."""
+    from PIL import Image
+
+    return ("JPEG", Image.fromarray(rgb), PREVIEW_SIDE)
 
 
 def throw_if_interrupted() -> None:

@@ -10,13 +10,13 @@ from ..core.io.images import to_rgb_uint8
 from ..core.pipeline import Interpolator
 from ..core.sgm.run import SGMOptions
 from ..core.sgm.segment import PRESETS
-from . import comfy_env
-from .model_cache import load_vgg
+from .model_cache import load_vgg, on_disk
 from .node_support import MODEL_TOOLTIP, MODEL_TYPE, ImageBatchWriter, check_model, memory_guard, model_device
+from .progress import node_progress
 from .sgm_nodes import DEFAULT_VGG, WORKING_SIZES, parse_working_size
 
 MODES = ["multiplier", "target fps"]
-MATCHING = ["vgg", "colour"]
+MATCHING = ["auto", "vgg", "colour"]
 MAX_NODE_MULTIPLIER = 16
 FPS_RANGE = {"min": 1.0, "max": 480.0, "step": 0.001}
 
@@ -31,6 +31,14 @@ def clip_timing(mode: str, multiplier_value: int, source_fps: float, target_fps:
     if mode == "target fps":
         return frame_rate(source_fps, target_fps)
     raise InputError(f"unknown mode {mode!r}; choose one of {MODES}")
+
+
+def resolve_matching(matching: str, model, vgg_weights: str) -> str:
+    """'auto' -> 'vgg' with a learned model or when VGG-19 is on disk, else 'colour': without a
+    model the node needs no file at all."""
+    if matching != "auto":
+        return matching
+    return "vgg" if model is not None or on_disk(vgg_weights) else "colour"
 
 
 class AnimeInterpolate:
@@ -56,9 +64,10 @@ class AnimeInterpolate:
                 "scene_cuts": ("BOOLEAN", {"default": True, "tooltip": (
                     "Detect scene cuts and repeat frames there instead of blending two shots "
                     "(not applied to a batch of exactly two frames).")}),
-                "matching": (MATCHING, {"default": "vgg", "tooltip": (
+                "matching": (MATCHING, {"default": "auto", "tooltip": (
                     "Segment matching: 'vgg' = VGG-19 features (published method, needs weights); "
-                    "'colour' = weight-free colour + shape.")}),
+                    "'colour' = weight-free colour + shape; 'auto' = 'vgg' with a model or when "
+                    "VGG-19 is already on disk, else 'colour' (nothing to download).")}),
                 "preset": (sorted(PRESETS), {"default": "japan",
                                              "tooltip": "Line extraction: 'japan' or 'disney'."}),
                 "working_size": (WORKING_SIZES, {"default": "auto", "tooltip": "Size SGM runs at."}),
@@ -80,9 +89,16 @@ class AnimeInterpolate:
     DESCRIPTION = ("Interpolate a clip: in-betweens between distinct drawings, none across scene cuts, "
                    "originals kept in place. fps = the output's frame rate.")
 
+    # ComfyUI reports a VALIDATE_INPUTS error once per input the method declares: declare only the
+    # one it cannot check itself; ranges and lists are ComfyUI's, the rest is checked at run time.
     @classmethod
-    def VALIDATE_INPUTS(cls, mode=None, multiplier=None, source_fps=None, target_fps=None, schedule=None,
-                        matching=None, preset=None, working_size=None):
+    def VALIDATE_INPUTS(cls, schedule=None):
+        return cls.check_inputs(schedule=schedule)
+
+    @classmethod
+    def check_inputs(cls, mode=None, multiplier=None, source_fps=None, target_fps=None, schedule=None,
+                     matching=None, preset=None, working_size=None):
+        """True, or what is wrong with these widget values (None = not given)."""
         choices = (("mode", mode, MODES), ("matching", matching, MATCHING),
                    ("preset", preset, sorted(PRESETS)), ("working_size", working_size, WORKING_SIZES))
         for name, value, allowed in choices:
@@ -103,16 +119,22 @@ class AnimeInterpolate:
         return True
 
     def run(self, images, mode="multiplier", multiplier=2, source_fps=24.0, target_fps=60.0,
-            held_drawings=True, scene_cuts=True, matching="vgg", preset="japan", working_size="auto",
+            held_drawings=True, scene_cuts=True, matching="auto", preset="japan", working_size="auto",
             model=None, schedule="", vgg_weights=DEFAULT_VGG):
         model = check_model(model)
+        problem = self.check_inputs(mode, multiplier, source_fps, target_fps, schedule, matching, preset,
+                                    working_size)
+        if problem is not True:
+            raise InputError(problem)
         timing = clip_timing(mode, multiplier, source_fps, target_fps, schedule)
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[0] == 0:
             got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
             raise InputError(f"images: expected a non-empty IMAGE batch (B, H, W, C), got {got}")
         n, h, w = images.shape[:3]
         device = model_device(model)
-        vgg = load_vgg(vgg_weights, device) if matching == "vgg" else None
+        matching = resolve_matching(matching, model, vgg_weights)
+        vgg = (load_vgg(vgg_weights, device, instead="set matching to 'colour' (weight-free, no file needed)")
+               if matching == "vgg" else None)
         sgm = SGMOptions(preset=preset, features=matching, working_size=parse_working_size(working_size))
         interpolator = Interpolator(model, vgg, sgm, device=device)
         # a batch of exactly two frames is a pair the user wants in-betweened: no cut test there
@@ -120,14 +142,11 @@ class AnimeInterpolate:
 
         count = timing.output_count(n)
         out = ImageBatchWriter(count, h, w)
-        bar = comfy_env.ProgressBar(count)
         frames = (to_rgb_uint8(images[i], f"images[{i}]") for i in range(n))
-        with memory_guard("AnimeInterpolate"):
-            comfy_env.throw_if_interrupted()
+        with memory_guard("AnimeInterpolate"), node_progress(count) as bar:
             for item in retime_clip(frames, interpolator, timing, options):
                 out.add(item.image)
-                bar.update_absolute(out.written)
-                comfy_env.throw_if_interrupted()
+                bar.step(out.written, count)
         return (out.result(), timing.output_fps(source_fps, n))
 
 

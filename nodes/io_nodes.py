@@ -61,8 +61,15 @@ class AnimeInterpLoadFrames:
     CATEGORY = "AnimeInterp"
     DESCRIPTION = "Load an image sequence or a video as one IMAGE batch (natural file order)."
 
+    # ComfyUI reports a VALIDATE_INPUTS error once per input the method declares: declare only the
+    # one it cannot check itself; ranges and lists are ComfyUI's, the rest is checked at run time.
     @classmethod
-    def VALIDATE_INPUTS(cls, path=None, start=None, max_frames=None, fps=None):
+    def VALIDATE_INPUTS(cls, path=None):
+        return cls.check_inputs(path=path)
+
+    @classmethod
+    def check_inputs(cls, path=None, start=None, max_frames=None, fps=None):
+        """True, or what is wrong with these widget values (None = not given)."""
         if path is not None:
             try:
                 resolve_clip_path(path)
@@ -91,6 +98,9 @@ class AnimeInterpLoadFrames:
         return digest.hexdigest()
 
     def load(self, path, start=0, max_frames=0, fps=DEFAULT_FPS):
+        problem = self.check_inputs(None, start, max_frames, fps)
+        if problem is not True:
+            raise InputError(problem)
         source = resolve_clip_path(path)
         try:
             reader = FrameReader(source)

@@ -6,20 +6,32 @@ downloads are cached there; outside ComfyUI the library's cache folder is used.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from . import comfy_env
+from . import comfy_env, downloads, memory
 
 _LOCK = threading.Lock()
 _CACHE: dict[tuple, Any] = {}
 _GENERATION = 0
 
 
-def resolve(name_or_path: str) -> Path:
-    """A local, verified safetensors file for a manifest name, a models-folder file or a path."""
+DOWNLOAD_SWITCH = "Load AnimeInterp Model's 'download' switch"
+
+
+def resolve(name_or_path: str, download: bool = True, instead: str = "", show_progress: bool = False) -> Path:
+    """A local, verified safetensors file for a manifest name, a models-folder file or a path.
+
+    Args:
+        download: fetch a manifest weight that is not on disk (else only look).
+        instead: inside ComfyUI, the alternative a missing-weight error suggests besides putting
+            the file into ``models/animeinterp`` (e.g. the loader's download switch).
+        show_progress: show a download on the node's progress bar.
+    """
+    from ..core.errors import WeightsError
     from ..core.weights.resolve import resolve_weight
 
     if comfy_env.in_comfyui():
@@ -27,7 +39,75 @@ def resolve(name_or_path: str) -> Path:
         if full:
             name_or_path = full
     folders = comfy_env.model_folders()
-    return resolve_weight(name_or_path, search_dirs=folders, cache_dir=folders[0] if folders else None)
+    cache = folders[0] if folders else None
+
+    def fetch() -> Path:
+        return resolve_weight(name_or_path, search_dirs=folders, cache_dir=cache,
+                              offline=None if download else True, progress=not comfy_env.in_comfyui())
+
+    try:
+        if show_progress and download and cache is not None and not on_disk(name_or_path):
+            return downloads.with_progress(fetch, Path(cache), _expected_size(name_or_path))
+        return fetch()
+    except WeightsError as e:
+        if not comfy_env.in_comfyui():
+            raise
+        raise WeightsError(comfy_message(name_or_path, str(e), folders, download, instead)) from e
+
+
+def _entry(name: str):
+    from ..core.weights.manifest import load_manifest
+
+    manifest = load_manifest()
+    return manifest.entries.get(name) or manifest.by_filename(name)
+
+
+def _expected_size(name: str) -> int | None:
+    entry = _entry(name)
+    if entry is None:
+        return None
+    return entry.size or next((s.size for s in entry.sources if s.size), None)
+
+
+def comfy_message(name: str, message: str, folders: list[str], download: bool, instead: str) -> str:
+    """A missing-weight error in ComfyUI's terms: which file to put into which folder, or what to
+    switch on; the library's message names command-line tools a ComfyUI install does not have."""
+    entry = _entry(name)
+    if entry is None:
+        return message.split("How to get it:")[0].rstrip()
+    folder = folders[0] if folders else "ComfyUI/models/animeinterp"
+    found = message.split("How to get it:")[0].rstrip().splitlines()
+    lines = [found[0], (f"To fix it in ComfyUI, put the file '{entry.filename}' into {folder} "
+                        "(models/animeinterp), then run again.")]
+    urls = [s.download_url for s in entry.sources]
+    if urls:
+        lines.append("The file is published at: " + " or ".join(urls) + " (original files are checked "
+                     "by hash and converted when found in that folder).")
+    if not download:
+        lines.append(f"Or switch on {DOWNLOAD_SWITCH}: it downloads the file into that folder.")
+    elif instead:
+        lines.append(f"Or {instead}.")
+    detail = [line for line in found[1:] if line.strip()]
+    if detail:
+        lines += ["", "Details:", *detail]
+    return "\n".join(lines)
+
+
+def on_disk(name_or_path: str) -> bool:
+    """True when the weight is available without downloading (a file in the model folders, the
+    cache, or an upstream original there)."""
+    from ..core.errors import WeightsError
+    from ..core.weights.resolve import resolve_weight
+
+    if comfy_env.in_comfyui() and comfy_env.full_model_path(name_or_path):
+        return True
+    folders = comfy_env.model_folders()
+    try:
+        resolve_weight(name_or_path, search_dirs=folders, cache_dir=folders[0] if folders else None,
+                       offline=True, progress=False)
+    except WeightsError:
+        return False
+    return True
 
 
 def _cached(key: tuple, build: Callable[[], Any]) -> Any:
@@ -37,11 +117,12 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
         return _CACHE[key]
 
 
-def load_vgg(name_or_path: str, device: torch.device) -> Any:
-    """The SGM / style-loss feature network (VGG-19, or VGG-16: detected from the file) on ``device``."""
+def load_vgg(name_or_path: str, device: torch.device, instead: str = "") -> Any:
+    """The SGM / style-loss feature network (VGG-19, or VGG-16: detected from the file) on ``device``
+    (downloaded on first use, with progress)."""
     from ..core.features.networks import load_feature_network
 
-    path = resolve(name_or_path)
+    path = resolve(name_or_path, instead=instead, show_progress=True)
     return _cached(("vgg", str(path), str(device)), lambda: load_feature_network(path).to(device))
 
 
@@ -58,7 +139,8 @@ def release_all() -> int:
 
     Networks on an accelerator are moved to the CPU first, so its memory is freed even where
     ComfyUI still holds a node output that refers to them; :func:`generation` changes so loader
-    nodes know to load again.
+    nodes know to load again. The freed host memory is then handed back to the system
+    (:func:`.memory.trim`).
     """
     global _GENERATION
     with _LOCK:
@@ -69,6 +151,7 @@ def release_all() -> int:
         _CACHE.clear()
         _GENERATION += 1
     comfy_env.soft_empty_cache()
+    memory.trim()
     return n
 
 

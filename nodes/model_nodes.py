@@ -17,7 +17,7 @@ from ..core.pipeline import evenly_spaced_times
 from ..core.sgm.clip import ClipFlows
 from . import comfy_env, model_cache
 from .node_support import MODEL_TOOLTIP, MODEL_TYPE, ImageBatchWriter, check_model, memory_guard, model_device
-from .progress import progress_step
+from .progress import node_progress
 from .sgm_nodes import flow_previews
 from .tensors import image_batch_to_frames
 
@@ -53,6 +53,20 @@ def weight_choices() -> list[str]:
     return names + [f for f in comfy_env.model_files() if f.split("/")[-1] not in manifest_files]
 
 
+def weights_tooltip() -> str:
+    """The loader's list explained: which named models are on disk and which would be downloaded."""
+    names = interpolation_weight_names()
+    here = [n for n in names if model_cache.on_disk(n)]
+    missing = [n for n in names if n not in here]
+    parts = ["A named model or a weight file in models/animeinterp (our safetensors, or an original "
+             "checkpoint listed in weights_manifest.json, recognised by its hash)."]
+    if here:
+        parts.append("On disk: " + ", ".join(here) + ".")
+    if missing:
+        parts.append("Not on disk, downloaded on first use (with 'download' on): " + ", ".join(missing) + ".")
+    return " ".join(parts)
+
+
 def resolve_device(choice: str) -> torch.device:
     if choice == "auto":
         return comfy_env.torch_device()
@@ -70,16 +84,18 @@ class LoadAnimeInterpModel:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "weights": (weight_choices(), {"default": DEFAULT_WEIGHTS, "tooltip": (
-                    "A named model (downloaded and verified on first use) or a weight file in "
-                    "models/animeinterp (our safetensors; originals are converted by "
-                    "'animeinterp convert').")}),
+                "weights": (weight_choices(), {"default": DEFAULT_WEIGHTS, "tooltip": weights_tooltip()}),
                 "variant": (VARIANT_CHOICES, {"default": "auto", "tooltip": (
                     "'auto' reads it from the file; 'afi' (RFR+GMA) or 'animeinterp' (RFR) checks it.")}),
                 "device": (DEVICE_CHOICES, {"default": "auto", "tooltip": "'auto' = ComfyUI's device."}),
                 "dtype": (list(DTYPES), {"default": "fp32", "tooltip": (
                     "fp16/bf16 run under autocast on CUDA only; on the CPU the model runs in fp32.")}),
-            }
+            },
+            "optional": {
+                "download": ("BOOLEAN", {"default": True, "tooltip": (
+                    "Download a named model that is not in models/animeinterp yet (verified, shown on "
+                    "this node's progress bar). Off: use files on disk only.")}),
+            },
         }
 
     RETURN_TYPES = (MODEL_TYPE,)
@@ -88,8 +104,15 @@ class LoadAnimeInterpModel:
     CATEGORY = CATEGORY
     DESCRIPTION = "Load the learned interpolator (AnimeInterp or AnimeInterp + GMA)."
 
+    # ComfyUI reports a VALIDATE_INPUTS error once per input the method declares: declare only the
+    # one it cannot check itself; ranges and lists are ComfyUI's, the rest is checked at run time.
     @classmethod
-    def VALIDATE_INPUTS(cls, weights=None, variant=None, device=None, dtype=None):
+    def VALIDATE_INPUTS(cls, weights=None):
+        return cls.check_inputs(weights=weights)
+
+    @classmethod
+    def check_inputs(cls, weights=None, variant=None, device=None, dtype=None):
+        """True, or what is wrong with these widget values (None = not given)."""
         if weights is not None and weights not in weight_choices():
             return f"weights {weights!r} is neither a known model name nor a file in models/animeinterp"
         if variant is not None and variant not in VARIANT_CHOICES:
@@ -108,9 +131,12 @@ class LoadAnimeInterpModel:
     def IS_CHANGED(cls, **_):
         return model_cache.generation()  # load again after Release AnimeInterp Models
 
-    def load(self, weights, variant="auto", device="auto", dtype="fp32"):
+    def load(self, weights, variant="auto", device="auto", dtype="fp32", download=True):
         from ..core.model import read_metadata
 
+        problem = self.check_inputs(None, variant, device, dtype)
+        if problem is not True:
+            raise InputError(problem)
         torch_device = resolve_device(device)
         torch_dtype = DTYPES.get(dtype)
         if torch_dtype is None:
@@ -118,7 +144,7 @@ class LoadAnimeInterpModel:
         if torch_dtype != torch.float32 and torch_device.type != "cuda":
             log.warning("AnimeInterp: %s needs CUDA; the model runs in fp32 on %s", dtype, torch_device)
             torch_dtype = torch.float32
-        path = model_cache.resolve(weights)
+        path = model_cache.resolve(weights, download=bool(download), show_progress=True)
         found = read_metadata(path).get("variant")
         if variant != "auto" and found != variant:
             raise WeightsError(f"{path.name} holds a {found!r} model, not {variant!r}; choose variant 'auto' "
@@ -151,9 +177,8 @@ class AnimeInterpRefineFlow:
         if not isinstance(flow, ClipFlows):
             raise InputError("'flow' must come from an AnimeInterp Coarse Flow or Refine Flow node")
         frames = image_batch_to_frames(images)
-        with memory_guard("Refine Flow"):
-            refined = refine_clip(frames, flow, model, model_device(model),
-                                  step=progress_step(len(flow.pairs)))
+        with memory_guard("Refine Flow"), node_progress(len(flow.pairs), ["refine"]) as bar:
+            refined = refine_clip(frames, flow, model, model_device(model), step=bar.step)
         return (refined, flow_previews(refined))
 
 
@@ -184,8 +209,15 @@ class AnimeInterpSplatSynthesize:
                    "with a model, occlusion-aware blend without). Output: N + (N - 1) x in-betweens per "
                    "pair.")
 
+    # ComfyUI reports a VALIDATE_INPUTS error once per input the method declares: declare only the
+    # one it cannot check itself; ranges and lists are ComfyUI's, the rest is checked at run time.
     @classmethod
-    def VALIDATE_INPUTS(cls, multiplier=None, times=None):
+    def VALIDATE_INPUTS(cls, times=None):
+        return cls.check_inputs(times=times)
+
+    @classmethod
+    def check_inputs(cls, multiplier=None, times=None):
+        """True, or what is wrong with these widget values (None = not given)."""
         try:
             if times:
                 parse_times(times)
@@ -199,6 +231,9 @@ class AnimeInterpSplatSynthesize:
 
     def run(self, images, flow, multiplier=2, model=None, times=""):
         model = check_model(model)
+        problem = self.check_inputs(multiplier, times)
+        if problem is not True:
+            raise InputError(problem)
         ts = parse_times(times) if times and times.strip() else evenly_spaced_times(int(multiplier))
         frames = image_batch_to_frames(images)
         if not isinstance(flow, ClipFlows):
@@ -208,14 +243,13 @@ class AnimeInterpSplatSynthesize:
         frames = check_clip(frames, flow)
         h, w = frames[0].shape[:2]
         out = ImageBatchWriter(len(frames) + (len(frames) - 1) * len(ts), h, w)
-        step = progress_step(len(flow.pairs))
         device = model_device(model)
-        with memory_guard("Splat Synthesize"):
+        with memory_guard("Splat Synthesize"), node_progress(len(flow.pairs), ["synthesis"]) as bar:
             for k, pair in enumerate(flow.pairs):
                 out.add(frames[k])
                 for frame in synthesize_pair(frames[k], frames[k + 1], pair, ts, model, device):
                     out.add(frame)
-                step(k + 1, len(flow.pairs))
+                bar.step(k + 1, len(flow.pairs))
         out.add(frames[-1])
         return (out.result(),)
 

@@ -11,7 +11,7 @@ from ..core.sgm.run import COMPAT_SIZE, SGMOptions
 from ..core.sgm.segment import PRESETS
 from . import comfy_env
 from .model_cache import load_vgg
-from .progress import progress_step
+from .progress import node_progress
 from .tensors import frames_to_image_batch, image_batch_to_frames
 
 CATEGORY = "AnimeInterp/stages"
@@ -50,8 +50,10 @@ class AnimeInterpSegment:
     CATEGORY = CATEGORY
     DESCRIPTION = "Split every frame into flat-colour pieces (line extraction + trapped-ball filling)."
 
+    # no VALIDATE_INPUTS: ComfyUI checks both lists itself (one message for the input at fault)
     @classmethod
-    def VALIDATE_INPUTS(cls, preset, working_size):
+    def check_inputs(cls, preset, working_size):
+        """True, or what is wrong with these widget values."""
         if preset not in PRESETS:
             return f"unknown preset {preset!r}"
         if working_size not in WORKING_SIZES:
@@ -61,7 +63,8 @@ class AnimeInterpSegment:
     def run(self, images, preset, working_size):
         frames = image_batch_to_frames(images)
         options = SGMOptions(preset=preset, working_size=parse_working_size(working_size))
-        segments = segment_clip(frames, options, step=progress_step(len(frames)))
+        with node_progress(len(frames), ["segment"]) as bar:
+            segments = segment_clip(frames, options, step=bar.step)
         previews = [preview.segments_preview(labels, seed=i) for i, labels in enumerate(segments.labels)]
         return (segments, frames_to_image_batch(previews, comfy_env.intermediate_device()))
 
@@ -94,10 +97,11 @@ class AnimeInterpMatch:
         if not isinstance(segments, SegmentedClip):
             raise InputError("'segments' must come from an AnimeInterp Segment node")
         device = comfy_env.torch_device()
-        vgg = load_vgg(vgg_weights, device) if features == "vgg" else None
+        vgg = (load_vgg(vgg_weights, device, instead="set features to 'colour' (weight-free, no file needed)")
+               if features == "vgg" else None)
         n = len(segments.frames) - 1
-        matched = match_clip(segments, features=features, vgg=vgg, device=device,
-                             step=progress_step(max(n, 1)))
+        with node_progress(max(n, 1), ["match"]) as bar:
+            matched = match_clip(segments, features=features, vgg=vgg, device=device, step=bar.step)
         previews = [np.hstack(preview.matches_preview(m, seed=k)) for k, m in enumerate(matched.matches)]
         return (matched, frames_to_image_batch(previews, comfy_env.intermediate_device()))
 
@@ -128,7 +132,8 @@ class AnimeInterpCoarseFlow:
     def run(self, matches: MatchedClip, dis_settings="original"):
         if not isinstance(matches, MatchedClip):
             raise InputError("'matches' must come from an AnimeInterp Match node")
-        flows = coarse_flow_clip(matches, step=progress_step(len(matches.matches)), dis=dis_settings)
+        with node_progress(len(matches.matches), ["coarse flow"]) as bar:
+            flows = coarse_flow_clip(matches, step=bar.step, dis=dis_settings)
         return (flows, flow_previews(flows))
 
 

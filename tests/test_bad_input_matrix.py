@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from comfyui_animeinterp.core.cli import main
 from comfyui_animeinterp.core.data.synthetic import make_clip
 from comfyui_animeinterp.core.io.output import check_output

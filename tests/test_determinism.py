@@ -10,10 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from safetensors.torch import load_file
-
 from comfyui_animeinterp.core.sgm import coarse_flow as C
 from comfyui_animeinterp.core.sgm.match import match_segments
+from safetensors.torch import load_file
 
 
 def _shuffled_map(seed: int, workers: int):
@@ -79,7 +78,6 @@ def test_weight_free_in_betweens_are_byte_identical_on_1_or_n_threads(matched_pa
 def test_learned_in_betweens_are_byte_identical_on_1_or_n_threads(matched_pair, monkeypatch):
     """The learned path (original DIS settings, the network on 1 or 2 torch threads)."""
     import torch
-
     from comfyui_animeinterp.core.model import build_model
     from comfyui_animeinterp.core.pipeline import Interpolator
     from comfyui_animeinterp.core.sgm.run import SGMOptions

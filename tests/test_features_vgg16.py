@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
-
 from comfyui_animeinterp.core.errors import InputError, WeightsError
 from comfyui_animeinterp.core.features.networks import detect_network, load_feature_network
 from comfyui_animeinterp.core.features.vgg16 import VGG16_LAYER_NAMES, VGG16Features, random_vgg16
@@ -18,6 +16,7 @@ from comfyui_animeinterp.core.features.vgg19 import VGG19Features, imagenet_norm
 from comfyui_animeinterp.core.sgm import match as M
 from comfyui_animeinterp.core.train.losses import LossWeights, StyleLoss
 from comfyui_animeinterp.core.weights.flax_convert import convert_flax, hwio_to_oihw
+from safetensors.torch import load_file, save_file
 
 # torchvision.models.vgg16().features: (index, out channels, in channels) of each convolution
 TORCHVISION_VGG16 = [(0, 64, 3), (2, 64, 64), (5, 128, 64), (7, 128, 128), (10, 256, 128), (12, 256, 256),

@@ -96,7 +96,7 @@ def test_single_frame_and_bad_inputs(twos_with_cut):
     _, images = twos_with_cut
     out, _ = _run(images[:1], multiplier=4)
     assert out.shape[0] == 1
-    v = AnimeInterpolate.VALIDATE_INPUTS
+    v = AnimeInterpolate.check_inputs
     assert v("multiplier", 2, 24.0, 60.0, "", "vgg", "japan", "auto") is True
     assert v(mode=None, multiplier=None) is True
     assert v(mode="speed") is not True and v(multiplier=1) is not True and v(matching="sift") is not True
@@ -118,3 +118,19 @@ def test_two_frames_are_interpolated_even_across_a_detected_cut():
     middle = (out[1] * 255).round().to(torch.uint8).numpy()
     assert out.shape[0] == 3
     assert not np.array_equal(middle, a) and not np.array_equal(middle, b)
+
+
+def test_auto_matching_needs_no_file_without_a_model(fake_comfy, twos_with_cut):
+    from comfyui_animeinterp.nodes.interpolate_node import resolve_matching
+
+    from tests.support.model_files import write_vgg_file
+
+    assert AnimeInterpolate.INPUT_TYPES()["required"]["matching"][1]["default"] == "auto"
+    assert resolve_matching("auto", None, "vgg19") == "colour"  # fresh install: nothing on disk
+    assert resolve_matching("auto", object(), "vgg19") == "vgg"  # the learned path keeps VGG-19
+    assert resolve_matching("colour", object(), "vgg19") == "colour"
+    _, images = twos_with_cut
+    out, _ = AnimeInterpolate().run(images[:2], matching="auto")  # runs offline, with no files
+    assert out.shape[0] == 3
+    write_vgg_file(fake_comfy.models_dir / "animeinterp" / "vgg19.safetensors")
+    assert resolve_matching("auto", None, "vgg19") == "vgg"  # already on disk: the published method

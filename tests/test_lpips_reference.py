@@ -14,7 +14,6 @@ from pathlib import Path
 import cv2
 import pytest
 import torch
-
 from comfyui_animeinterp.core.metrics.lpips import resolve_lpips
 
 OFFICIAL = {"ex_p0.png": 0.7219, "ex_p1.png": 0.1376, "ex_ref.png": 0.0}

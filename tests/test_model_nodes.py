@@ -80,7 +80,7 @@ def test_loader_lists_loads_caches_and_releases(fake_comfy, model_file):
 
 
 def test_loader_validation(fake_comfy):
-    v = LoadAnimeInterpModel.VALIDATE_INPUTS
+    v = LoadAnimeInterpModel.check_inputs
     assert v(DEFAULT_WEIGHTS, "auto", "auto", "fp32") is True
     assert v(weights=None) is True  # a linked input is not known at validation time
     assert "neither" in v("missing.safetensors", "auto", "auto", "fp32")
@@ -159,6 +159,6 @@ def test_progress_cancel_and_errors(clip, clip_flow, fake_comfy):
         AnimeInterpRefineFlow().run(images, clip_flow, "not a model")
     with pytest.raises(InputError, match="Coarse Flow"):
         AnimeInterpSplatSynthesize().run(images, "flow", 2)
-    v = AnimeInterpSplatSynthesize.VALIDATE_INPUTS
+    v = AnimeInterpSplatSynthesize.check_inputs
     assert v(2, "") is True and v(2, "0.2, 0.4") is True and v(None, None) is True
     assert v(2, "0.5, 1.5") is not True and v(2, "a") is not True and v(1, "") is not True

@@ -50,3 +50,100 @@ def test_synthetic_flow_moves_shapes_onto_their_next_position(synthetic_triplet)
     ok = (x3 >= 0) & (x3 < w) & (y3 >= 0) & (y3 < h)
     agree = t.owner3[y3[ok], x3[ok]] == t.owner1[ys[ok], xs[ok]]
     assert agree.mean() > 0.9  # the rest is occluded at t=1 or on rasterised outlines
+
+
+# ------------------------------------------------------------------------- registry and packaging
+def _pyproject() -> dict:
+    from pathlib import Path
+
+    import tomllib
+
+    return tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+
+
+def test_registry_metadata_is_complete():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    meta = _pyproject()
+    comfy, project = meta["tool"]["comfy"], meta["project"]
+    assert comfy["PublisherId"] and comfy["DisplayName"]
+    assert comfy["Icon"].startswith("https://") and (root / comfy["Icon"].split("/main/", 1)[1]).is_file()
+    assert comfy["includes"] and all((root / folder).is_dir() for folder in comfy["includes"])
+    assert project["name"] and project["version"] and project["description"] and project["license"]
+    assert project["urls"]["Repository"].startswith("https://github.com/")
+
+
+def test_registry_lint_rules_pass():
+    """What `comfy node validate` runs: ruff's S102 (exec), S307 (eval), E702 (a; b)."""
+    import shutil
+    from pathlib import Path
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).is_file():
+        import pytest
+
+        pytest.skip("ruff is not installed")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([ruff, "check", ".", "-q", "--isolated", "--select", "S102,S307,E702",
+                          "--output-format", "concise"], cwd=root, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "", out.stdout
+
+
+def test_requirements_never_make_pip_replace_torch():
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    text = (Path(__file__).resolve().parents[1] / "requirements.txt").read_text()
+    reqs = {Requirement(line).name.lower(): Requirement(line) for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")}
+    assert not {"torch", "torchvision", "torchaudio"} & set(reqs)
+    # kornia 0.9 requires torch>=2.5.1 (0.8.2: torch>=2.0, within the torch>=2.1 we support)
+    assert "0.8.2" in reqs["kornia"].specifier and "0.9.0" not in reqs["kornia"].specifier
+
+
+def test_packages_and_data_are_declared():
+    """Every Python package is listed, and data files come only from the package-data globs (a
+    subfolder of the root package that is not a package would make setuptools warn)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    tool = _pyproject()["tool"]["setuptools"]
+    assert tool["include-package-data"] is False
+    found = {"comfyui_animeinterp." + ".".join(p.parent.relative_to(root).parts)
+             for sub in ("core", "nodes") for p in (root / sub).rglob("__init__.py")}
+    assert found <= set(tool["packages"]), sorted(found - set(tool["packages"]))
+    for pattern in tool["package-data"]["comfyui_animeinterp"]:
+        assert list(root.glob(pattern)), pattern
+
+
+def test_building_the_package_is_quiet(tmp_path):
+    """A wheel built from the tracked files: no setuptools warning about undeclared packages, and
+    the templates and the manifest inside."""
+    import shutil
+    import zipfile
+    from pathlib import Path
+
+    import pytest
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    src = tmp_path / "src"
+    for name in files:
+        if (root / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, src / name)
+    code = f"from setuptools import build_meta as b; print(b.build_wheel({str(tmp_path / 'dist')!r}))"
+    (tmp_path / "dist").mkdir()
+    out = subprocess.run([sys.executable, "-c", code], cwd=src, capture_output=True, text=True, check=True)
+    assert "absent from the `packages`" not in out.stdout + out.stderr
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "comfyui_animeinterp/weights_manifest.json" in names
+    assert any(n.startswith("comfyui_animeinterp/example_workflows/") for n in names)
+    assert not any(n.startswith("comfyui_animeinterp/tests/") for n in names)

@@ -50,7 +50,7 @@ def test_bad_inputs(clip_images):
         AnimeInterpMatch().run(seg, "colour")
     with pytest.raises(InputError):
         AnimeInterpMatch().run("not segments", "colour")
-    assert AnimeInterpSegment.VALIDATE_INPUTS("manga", "auto") is not True
+    assert AnimeInterpSegment.check_inputs("manga", "auto") is not True
     with pytest.raises(InputError, match="empty"):
         AnimeInterpSegment().run(clip_images[:0], "japan", "auto")
 

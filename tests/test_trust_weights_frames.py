@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
-
 from comfyui_animeinterp.core.errors import ComputeError, InputError, WeightsError
 from comfyui_animeinterp.core.features.vgg19 import load_vgg19
 from comfyui_animeinterp.core.io.images import to_image, to_rgb_uint8
 from comfyui_animeinterp.core.model import load_model
 from comfyui_animeinterp.core.weights.finite import require_finite
+from safetensors.torch import load_file, save_file
+
 from tests.support.model_files import write_model_file
 
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from comfyui_animeinterp.core.errors import WeightsError
-from comfyui_animeinterp.core.weights import load_manifest, resolve_weight
 from comfyui_animeinterp.core.weights import download as download_mod
+from comfyui_animeinterp.core.weights import load_manifest, resolve_weight
 from comfyui_animeinterp.core.weights.archive import read_member
 from comfyui_animeinterp.core.weights.cache import read_record
 from comfyui_animeinterp.core.weights.flax_convert import convert_flax
 from comfyui_animeinterp.core.weights.numpy_pickle import ALLOWED_GLOBALS, loads_arrays
+from safetensors.torch import load_file
+
 from tests.support.pip_release import (
     HEAD_CHANNELS,
     MEMBER,

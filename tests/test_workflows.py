@@ -1,4 +1,5 @@
-"""The example workflows: valid against the nodes, UI and API versions agree, API versions run end to end."""
+"""The example workflows: templates where ComfyUI looks for them, valid against the nodes, UI and API
+versions agree and come from the generator, API versions run end to end (one with no files at all)."""
 from __future__ import annotations
 
 import copy
@@ -13,24 +14,47 @@ from comfyui_animeinterp.core.io.video import write_frames
 
 from tests.support import workflows as wf
 from tests.support.model_files import write_model_file, write_record, write_vgg_file
+from workflows import generate
 
-WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
-NAMES = sorted(p.name.removesuffix(".api.json") for p in WORKFLOWS.glob("*.api.json"))
+ROOT = Path(__file__).resolve().parents[1]
+GRAPHS = {make().name: make() for make in generate.GRAPHS}
+NAMES = sorted(GRAPHS)
 SIZE = 64
+TEMPLATE_FOLDERS = ("example_workflows", "example", "examples", "workflow", "workflows")
+"""The folders of a pack whose top-level *.json ComfyUI's template browser lists."""
 
 
 def _load(name: str) -> tuple[dict, dict]:
-    ui = json.loads((WORKFLOWS / f"{name}.json").read_text())
-    api = json.loads((WORKFLOWS / f"{name}.api.json").read_text())
+    ui = json.loads(generate.template_path(GRAPHS[name]).read_text())
+    api = json.loads(generate.api_path(GRAPHS[name]).read_text())
     return ui, api
 
 
-def test_the_three_workflows_exist():
-    assert {"one_click_x2", "step_by_step"} <= set(NAMES)
+def test_the_four_workflows_exist():
+    assert set(NAMES) == {"one_click_x2", "weight_free_x2", "step_by_step", "style_finetune"}
     for name in NAMES:
-        assert (WORKFLOWS / f"{name}.json").is_file()
-    if "StyleFinetune" in wf.node_classes():
-        assert "style_finetune" in NAMES
+        assert generate.template_path(GRAPHS[name]).is_file() and generate.api_path(GRAPHS[name]).is_file()
+
+
+def test_the_template_folder_holds_the_editor_workflows_only():
+    templates = sorted(p.name for p in (ROOT / "example_workflows").iterdir())
+    assert templates == sorted(f"{GRAPHS[n].template}.json" for n in NAMES)
+    for name in templates:
+        assert name[0].isupper() and "_" not in name  # a readable title in the browser
+        workflow = json.loads((ROOT / "example_workflows" / name).read_text())
+        assert workflow["version"] and workflow["nodes"] and "links" in workflow  # editor format
+        assert workflow["extra"]["info"]["description"]
+    # no other folder ComfyUI scans holds workflows (an API prompt there opens as an empty canvas)
+    for folder in TEMPLATE_FOLDERS[1:]:
+        assert not list((ROOT / folder).glob("*.json")), folder
+
+
+def test_the_files_are_what_the_generator_writes():
+    defs = generate.node_definitions()
+    for name, graph in GRAPHS.items():
+        ui, api = _load(name)
+        assert ui == json.loads(json.dumps(generate.to_ui(graph, defs))), name
+        assert api == json.loads(json.dumps(generate.to_api(graph, defs))), name
 
 
 @pytest.fixture
@@ -143,3 +167,37 @@ def test_style_finetune_runs(comfy_with_weights):
     assert "finetuned/my_style.safetensors" in listed
     (prefix, images), = wf.SaveImage.saved
     assert prefix == "AnimeInterp/style" and images.shape == (3, SIZE, SIZE, 3)
+
+
+def test_weight_free_runs_with_no_files_at_all(fake_comfy):
+    """A fresh install: nothing in models/animeinterp and nothing to download (tests are offline)."""
+    scene = random_scene(SIZE, SIZE, 6, max_shift=4)
+    a, b = scene.frame(0.0), scene.frame(1.0)
+    _input_frames(fake_comfy, [a, b])
+    wf.SaveImage.saved.clear()
+    _, api = _load("weight_free_x2")
+    assert "LoadAnimeInterpModel" not in {n["class_type"] for n in api.values()}
+    outputs = wf.execute(api, wf.node_classes())
+    (prefix, images), = wf.SaveImage.saved
+    assert prefix == "AnimeInterp/x2_weight_free" and images.shape == (3, SIZE, SIZE, 3)
+    assert outputs["2"][1] == 48.0
+    assert not any((fake_comfy.models_dir / "animeinterp").iterdir())  # nothing was fetched
+
+
+def test_a_validation_error_is_said_once(input_folder):
+    """ComfyUI lists a VALIDATE_INPUTS error once per input the method takes: every node takes at
+    most one, so a bad value gives one message (it gave 4-8)."""
+    classes = wf.node_classes()
+    import inspect
+
+    for name, cls in classes.items():
+        validate = getattr(cls, "VALIDATE_INPUTS", None)
+        if validate is not None:
+            assert len(inspect.getfullargspec(validate).args) <= 2, name  # cls + one input
+    _, api = _load("one_click_x2")
+    for node, name, value in (("1", "path", "nowhere"), ("3", "schedule", "1, two"),
+                              ("2", "weights", "missing.safetensors")):
+        bad = copy.deepcopy(api)
+        bad[node]["inputs"][name] = value
+        errors = wf.check_api(bad, classes)
+        assert len(errors) == 1, errors

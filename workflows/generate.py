@@ -2,11 +2,13 @@
 
     python workflows/generate.py        (from the repository root, in the project's venv)
 
-For each graph it writes ``<name>.json`` (the editor's format: nodes with positions, sockets,
-``widgets_values`` and a ``links`` table — what users drag into ComfyUI and share) and
-``<name>.api.json`` (what scripts POST to ``/prompt``). Widget order and defaults come from the
-nodes' own ``INPUT_TYPES``, so re-run this after changing a node's inputs; tests/test_workflows.py
-checks the files against the node definitions.
+For each graph it writes ``example_workflows/<template title>.json`` (the editor's format: nodes
+with positions, sockets, ``widgets_values`` and a ``links`` table — what ComfyUI's template browser
+lists, what users drag into the editor and share) and ``workflows/api/<name>.api.json`` (what
+scripts POST to ``/prompt``; kept out of the folders ComfyUI scans for templates, where it would
+open as an empty canvas). Widget order and defaults come from the nodes' own ``INPUT_TYPES``, so
+re-run this after changing a node's inputs; tests/test_workflows.py checks the files against the
+node definitions.
 """
 from __future__ import annotations
 
@@ -16,6 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+TEMPLATES = ROOT / "example_workflows"
+"""ComfyUI's template browser lists the ``*.json`` of a pack's ``example_workflows`` folder."""
+API = HERE / "api"
 
 # ComfyUI's own nodes used by the workflows: their inputs and outputs as ComfyUI declares them.
 CORE_NODES = {
@@ -101,6 +107,8 @@ class Graph:
     description: str
     nodes: list[Node]
     links: list[tuple[int, str, int, str]]  # (from node, output name, to node, input name)
+    template: str = ""
+    """The file name (without .json) in example_workflows: the template browser's title."""
 
 
 def _output_index(defs: dict, node: Node, output: str) -> int:
@@ -195,6 +203,21 @@ def one_click() -> Graph:
          Node(4, "SaveImage", (820, 160), {"filename_prefix": "AnimeInterp/x2"})],
         [(1, "images", 3, "images"), (1, "fps", 3, "source_fps"), (2, "model", 3, "model"),
          (3, "images", 4, "images")],
+        "AnimeInterp x2 (one click)",
+    )
+
+
+def weight_free() -> Graph:
+    return Graph(
+        "weight_free_x2", "AnimeInterp: x2 without downloads",
+        "Load an image sequence (or video) from ComfyUI's input folder and interpolate it to twice the "
+        "frame rate with the weight-free path (colour matching, DIS flows, occlusion-aware blending): "
+        "nothing to download. Connect a Load AnimeInterp Model node for the learned method.",
+        [Node(1, "AnimeInterpLoadFrames", (40, 120), {"path": "frames"}),
+         Node(2, "AnimeInterpolate", (420, 120), {"multiplier": 2}),
+         Node(3, "SaveImage", (820, 120), {"filename_prefix": "AnimeInterp/x2_weight_free"})],
+        [(1, "images", 2, "images"), (1, "fps", 2, "source_fps"), (2, "images", 3, "images")],
+        "AnimeInterp x2 weight-free (no downloads)",
     )
 
 
@@ -221,6 +244,7 @@ def step_by_step() -> Graph:
          (1, "images", 9, "images"), (6, "flow", 9, "flow"), (8, "model", 9, "model"),
          (9, "preview", 10, "images"), (1, "images", 11, "images"), (9, "flow", 11, "flow"),
          (8, "model", 11, "model"), (11, "images", 12, "images")],
+        "AnimeInterp step by step",
     )
 
 
@@ -236,10 +260,19 @@ def style_finetune() -> Graph:
          Node(5, "SaveImage", (1220, 200), {"filename_prefix": "AnimeInterp/style"})],
         [(1, "model", 2, "model"), (2, "model", 4, "model"), (3, "images", 4, "images"),
          (3, "fps", 4, "source_fps"), (4, "images", 5, "images")],
+        "AnimeInterp style fine-tuning",
     )
 
 
-GRAPHS = [one_click, step_by_step, style_finetune]
+GRAPHS = [one_click, weight_free, step_by_step, style_finetune]
+
+
+def template_path(graph: Graph) -> Path:
+    return TEMPLATES / f"{graph.template or graph.name}.json"
+
+
+def api_path(graph: Graph) -> Path:
+    return API / f"{graph.name}.api.json"
 
 
 def main() -> int:
@@ -250,10 +283,10 @@ def main() -> int:
         if missing:
             print(f"skipped {graph.name}: node types not available: {missing}")
             continue
-        for suffix, data in ((".json", to_ui(graph, defs)), (".api.json", to_api(graph, defs))):
-            path = HERE / f"{graph.name}{suffix}"
+        for path, data in ((template_path(graph), to_ui(graph, defs)), (api_path(graph), to_api(graph, defs))):
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(data, indent=2) + "\n")
-            print(f"wrote {path.relative_to(HERE.parent)}")
+            print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

@@ -142,6 +142,8 @@ def add_finetune_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
         help="auto = bf16 autocast on CUDA, fp32 on CPU",
     )
     run.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    run.add_argument("--low-memory", action="store_true",
+                     help="activation checkpointing: recompute activations in the backward pass (lower peak)")
     run.add_argument("--checkpoint-every", type=int, default=100, metavar="STEPS")
     run.add_argument("--keep-checkpoints", type=int, default=2)
     run.add_argument("--log-every", type=int, default=25, metavar="STEPS")
@@ -196,6 +198,7 @@ def config_from_args(args: argparse.Namespace):
         seed=args.seed,
         deterministic=args.deterministic,
         precision=args.precision,
+        activation_checkpointing=args.low_memory,
         device=args.device,
         checkpoint_every=args.checkpoint_every,
         keep_checkpoints=args.keep_checkpoints,

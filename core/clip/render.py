@@ -21,6 +21,7 @@ from ..io.images import check_same_size, to_image, to_rgb_uint8, to_tensor
 from ..model.interpolator import SYNTHESIS_MULTIPLE, LearnedInterpolator, PairState, to_signed
 from ..model.padding import CentredPadding
 from ..pipeline import check_times
+from ..progress import checkpoint
 from ..sgm.clip import ClipFlows
 from ..sgm.coarse_flow import CoarseFlow
 from ..weightfree.blend import blend_at
@@ -114,10 +115,17 @@ def synthesize_pair(frame1: np.ndarray, frame3: np.ndarray, flows: PairFlows, ti
     device = torch.device(device)
     if model is not None:
         state = learned_state(model, frame1, frame3, flows.flow_13, flows.flow_31, device)
-        return [to_image(model.synthesize(state, t)) for t in times]
+        return [to_image(model.synthesize(state, t)) for t in _checked(times)]
     f1, f3 = to_tensor(frame1, device), to_tensor(frame3, device)
     fl13, fl31 = _flow_tensor(flows.flow_13, device), _flow_tensor(flows.flow_31, device)
-    return [to_image(blend_at(f1, f3, fl13, fl31, t)) for t in times]
+    return [to_image(blend_at(f1, f3, fl13, fl31, t)) for t in _checked(times)]
+
+
+def _checked(times: Sequence[float]) -> Iterator[float]:
+    """``times`` with a synthesis checkpoint before each in-between."""
+    for k, t in enumerate(times):
+        checkpoint("synthesis", k, len(times))
+        yield t
 
 
 def synthesize_clip(frames: Sequence[np.ndarray], flows: ClipFlows, times: Sequence[float],

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
+from ..progress import checkpoint
 from .attention import ContextAttention
 from .compat import CHECKPOINT_COMPAT, CheckpointCompat
 from .corr import CorrelationPyramid
@@ -189,7 +190,8 @@ class FlowNet(nn.Module):
             # Quirk 2: the original adds the init flow before the loop and again in iteration 0.
             for _ in range(self.compat.init_flow_additions):
                 coords1 = coords1 + init_low
-        for _ in range(self.compat.iterations):
+        for i in range(self.compat.iterations):
+            checkpoint("refine", i, self.compat.iterations)
             coords1 = coords1.detach()
             features = corr(coords1)
             hidden, delta = self.update(hidden, context, features, coords1 - coords0, attention)

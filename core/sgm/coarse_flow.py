@@ -24,6 +24,7 @@ import torch
 
 from ..concurrency import map_threaded
 from ..errors import InputError
+from ..progress import checkpoint
 from ..splat.average_numpy import splat_average_numpy
 from .match import Matches
 from .stats import SegmentStats
@@ -242,7 +243,9 @@ def directional_flows(jobs: list[tuple[np.ndarray, np.ndarray, SegmentStats, Seg
         return d, segment_flow(g_src, g_dst, src, dst, i, j, make_dis(dis))
 
     results = map_threaded(run, tasks, workers)
-    for d, res in results:
+    checkpoint("coarse flow", 0, len(tasks))
+    for k, (d, res) in enumerate(results):
+        checkpoint("coarse flow", k + 1, len(tasks))  # may raise: the pool drops the jobs not started
         if res is not None:
             vec, idx = res
             outputs[d][0][:, idx] = vec

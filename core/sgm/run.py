@@ -21,6 +21,7 @@ from ..concurrency import run_pair
 from ..errors import InputError
 from ..features.vgg19 import VGG19Features
 from ..io.images import ArrayLike, rgb_pair
+from ..progress import checkpoint
 from .coarse_flow import CoarseFlow, DisSettings, check_dis_settings, coarse_flow
 from .describe import FeatureFn, FeatureKind, SegmentDescriptors, describe_segments, feature_function
 from .match import Matches, match_descriptors
@@ -174,9 +175,19 @@ def run_sgm(
     d1, d3 = run_pair(describe, a, b)
     t1 = time.perf_counter()
     timings["describe"] = t1 - t0
+    checkpoint("segment", 1, 1, lambda: _preview().segments_pair(d1.labels, d3.labels))
     matches = match_descriptors(d1.descriptors, d3.descriptors)
     t2 = time.perf_counter()
     timings["match"] = t2 - t1
+    checkpoint("match", 1, 1, lambda: np.hstack(_preview().matches_preview(matches)))
     flow = coarse_flow(d1.frame, d3.frame, matches, options.rank_sum_threshold, options.dis_settings)
     timings["coarse_flow"] = time.perf_counter() - t2
+    checkpoint("coarse flow", 1, 1, lambda: _preview().flow_pair_preview(flow.flow_13, flow.flow_31,
+                                                                         flow.valid_13, flow.valid_31))
     return SGMResult(d1.frame, d3.frame, d1.labels, d3.labels, matches, flow, a.shape[:2], timings)
+
+
+def _preview():
+    from .. import preview  # imported on demand: core.preview imports this package
+
+    return preview

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
+from ..progress import checkpoint
 
 
 def _check(values: torch.Tensor, flow: torch.Tensor) -> None:
@@ -40,6 +41,7 @@ def _corners(flow: torch.Tensor, height: int, width: int, dump: int):
     tx0 = x0.long() + cols
     ty0 = y0.long() + rows
     for dx, dy, wgt in ((0, 0, bx * by), (0, 1, bx * ay), (1, 0, ax * by), (1, 1, ax * ay)):
+        checkpoint("splat")
         tx, ty = tx0 + dx, ty0 + dy
         inside = (tx >= 0) & (tx < width) & (ty >= 0) & (ty < height)
         yield torch.where(inside, ty * width + tx, torch.full_like(tx, dump)), wgt

@@ -146,7 +146,9 @@ class FinetuneConfig:
     fp32 on CPU; ``"fp32"``; ``"bf16"``), ``device`` (``"auto"``, ``"cpu"``, ``"cuda"``...),
     ``checkpoint_every`` (steps), ``keep_checkpoints``, ``log_every`` (steps), ``val_every``
     (steps; ``None`` = once per epoch), ``num_workers`` (data-loading processes), ``threads``
-    (CPU threads; ``None`` = leave as is), ``export_name`` (file in ``out``).
+    (CPU threads; ``None`` = leave as is), ``export_name`` (file in ``out``),
+    ``activation_checkpointing`` (recompute activations in the backward pass: a lower memory peak,
+    the same numbers; :mod:`.memory`).
     """
 
     data: str
@@ -181,6 +183,7 @@ class FinetuneConfig:
     seed: int = 0
     deterministic: bool = False
     precision: str = "auto"
+    activation_checkpointing: bool = False
     device: str = "auto"
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
@@ -304,6 +307,7 @@ RESUME_FREE_FIELDS = frozenset(
         "export_name",
         "val_every",
         "device",
+        "activation_checkpointing",
     }
 )
 

@@ -66,7 +66,8 @@ def plot_curves(
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
     except Exception:  # the 'plot' extra is optional
-        log.info("matplotlib is not installed; no curve plot (pip install 'comfyui-animeinterp[plot]')")
+        log.info("matplotlib is not installed in this Python environment; no curve plot (install matplotlib "
+                 "there to get curves.png)")
         return None
     if not rows:
         return None

@@ -36,6 +36,7 @@ from typing import Any, Literal
 import torch
 import torch.utils.data
 
+from .. import progress as checkpoints
 from ..errors import AnimeInterpError, DataError, InputError
 from ..features.networks import load_feature_network
 from ..features.vgg19 import VGG19Features
@@ -57,6 +58,7 @@ from .flow_cache import FlowCache
 from .history import MetricsLog, plot_curves
 from .interrupt import StopRequest, is_interrupt, stop_on_signals
 from .losses import StyleLoss
+from .memory import activation_checkpointing
 from .samples import FlowSource, TrainingSamples, ValidationSamples, load_resized
 from .sampling import MicroBatches, SampleStream
 from .style_set import StyleSet, StyleTriplet, open_style_set
@@ -208,7 +210,7 @@ class _Run:
                 ProgressEvent("train", start, cfg.steps, {"stage": stage_at(self.stages, start).name})
             )
         stop = StopRequest()
-        with stop_on_signals(stop):
+        with stop_on_signals(stop), activation_checkpointing(model, cfg.activation_checkpointing):
             steps_done, interrupted = loop.train(iter(loader), start, val_loader, stop)
         return self._finish(loop, model, steps_done, interrupted, style, val_loader)
 
@@ -515,11 +517,28 @@ class _Loop:
         cfg, ctx = self.run.config, self.run.ctx
         step = start
         in_update = False
+
+        def wants_stop() -> bool:
+            return stop.requested or bool(self.run.should_stop and self.run.should_stop())
+
+        # a stop request also ends a step half-way (at the next checkpoint inside the networks),
+        # except the run's first step, so that every run (and every resume) moves on; with several
+        # processes only between steps, where they all agree
+        mid_step = checkpoints.stop_when(wants_stop) if ctx.world_size == 1 else None
         try:
             while step < cfg.steps:
                 t0 = time.perf_counter()
                 stage = stage_at(self.run.stages, step)
-                metrics = self._accumulate(batches, stage, step)
+                try:
+                    with checkpoints.reporting(mid_step if step > start else None):
+                        metrics = self._accumulate(batches, stage, step)
+                except checkpoints.Cancelled:
+                    self.optimizer.zero_grad(set_to_none=True)  # drop the half-done step
+                    if step > self.last_saved_step:
+                        self.save(step)
+                    log.warning("stopped during step %d of %d; checkpoint %s", step + 1, cfg.steps,
+                                self.last_checkpoint)
+                    return step, True
                 metrics["lr"] = self.optimizer.param_groups[0]["lr"]  # the rate of this update
                 in_update = True
                 self.optimizer.step()
@@ -530,8 +549,7 @@ class _Loop:
                 self._step_times.append(time.perf_counter() - t0)
                 self._pending.append(metrics)
                 self._after_step(step, stage, metrics, val_loader)
-                wants_stop = stop.requested or bool(self.run.should_stop and self.run.should_stop())
-                if dist_utils.any_process(ctx, wants_stop):
+                if dist_utils.any_process(ctx, wants_stop()):
                     self.save(step)
                     log.warning(
                         "stopped at step %d of %d (%s); checkpoint %s",

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
+from ..progress import checkpoint
 from ..splat.forward import forward_splat
 
 CONSISTENCY_SCALE = 1.0
@@ -84,7 +85,9 @@ def blend_at(frame1: torch.Tensor, frame3: torch.Tensor, flow_13: torch.Tensor, 
         raise InputError("frames and flows must share one size")
     imp1 = -(CONSISTENCY_SCALE * consistency_error(flow_13, flow_31)).clamp_max(MAX_INCONSISTENCY)
     imp3 = -(CONSISTENCY_SCALE * consistency_error(flow_31, flow_13)).clamp_max(MAX_INCONSISTENCY)
+    checkpoint("synthesis", 1, 4)
     w1, c1, q1 = _softmax_splat(frame1, flow_13 * t, imp1)
+    checkpoint("synthesis", 2, 4)
     w3, c3, q3 = _softmax_splat(frame3, flow_31 * (1.0 - t), imp3)
     # temporal weight x coverage x how trustworthy the arrivals are (floored so that a region
     # only one frame reaches is taken from that frame even if its flow there is inconsistent)
@@ -93,6 +96,7 @@ def blend_at(frame1: torch.Tensor, frame3: torch.Tensor, flow_13: torch.Tensor, 
     total = a1 + a3
     holes = (c1 + c3 <= HOLE_COVERAGE)[:, 0]
     out = _safe_div(a1 * w1 + a3 * w3, total)
+    checkpoint("synthesis", 3, 4)
     if bool(holes.any()):
         out = _inpaint(out, holes)
     return out.clamp(0, 1)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..progress import checkpoint
 from ..sgm.coarse_flow import CoarseFlow
 
 
@@ -68,6 +69,11 @@ def warping_error(src: np.ndarray, dst: np.ndarray, flow: np.ndarray, window: in
     return cv2.blur(error, (window, window))
 
 
+def _checked(fn, *args):
+    checkpoint("refine")  # one candidate's warping error at a time: Cancel lands between them
+    return fn(*args)
+
+
 def fuse_flows(src: np.ndarray, dst: np.ndarray, candidates: list[np.ndarray]) -> np.ndarray:
     """Per pixel, the candidate flow with the lowest local warping error (:func:`warping_error`).
 
@@ -80,7 +86,7 @@ def fuse_flows(src: np.ndarray, dst: np.ndarray, candidates: list[np.ndarray]) -
     if len(candidates) == 1:
         return candidates[0]
     window = max(3, round(FUSION_WINDOW_AT_540 * min(src.shape[:2]) / 540) | 1)
-    errors = np.stack([warping_error(src, dst, c, window) for c in candidates])
+    errors = np.stack([_checked(warping_error, src, dst, c, window) for c in candidates])
     best = errors.argmin(axis=0)
     return np.take_along_axis(np.stack(candidates), best[None, None], axis=0)[0]
 
@@ -112,7 +118,11 @@ def refine_dis(frame1: np.ndarray, frame3: np.ndarray, coarse: CoarseFlow | Pair
     frame = {1: frame1, 3: frame3}
     dis = refiner_dis()
 
+    calls = [0]
+
     def dis_flow(a: int, b: int, seed: np.ndarray | None) -> np.ndarray:
+        checkpoint("refine", calls[0], 2 if coarse is None else 4)
+        calls[0] += 1
         init = None if seed is None else np.ascontiguousarray(seed.transpose(1, 2, 0), dtype=np.float32)
         return np.ascontiguousarray(dis.calc(grey[a], grey[b], init).transpose(2, 0, 1))
 

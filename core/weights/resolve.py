@@ -77,12 +77,13 @@ def resolve_weight(
     if not isinstance(manifest, Manifest):
         manifest = load_manifest(manifest)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    folders = _unique([Path(d).expanduser() for d in search_dirs] + [cache])
+    user_folders = _unique([Path(d).expanduser() for d in search_dirs])
+    folders = _unique(user_folders + [cache])
     key = os.fspath(name_or_path)
     entry = manifest.entries.get(key) or (manifest.by_filename(key) if _is_bare_name(key) else None)
     if entry is None:
         return _resolve_path(key, manifest, folders, cache)
-    return _resolve_entry(entry, manifest, folders, cache, is_offline(offline), progress)
+    return _resolve_entry(entry, manifest, folders, user_folders, cache, is_offline(offline), progress)
 
 
 def is_offline(offline: bool | None = None) -> bool:
@@ -100,7 +101,8 @@ def is_offline(offline: bool | None = None) -> bool:
 
 
 def _resolve_entry(
-    entry: WeightEntry, manifest: Manifest, folders: list[Path], cache: Path, offline: bool, progress: bool
+    entry: WeightEntry, manifest: Manifest, folders: list[Path], user_folders: list[Path], cache: Path,
+    offline: bool, progress: bool
 ) -> Path:
     for folder in folders:
         candidate = folder / entry.filename
@@ -108,9 +110,10 @@ def _resolve_entry(
             problem = record_problem(candidate)
             if problem is None:
                 check_record(candidate)
-            elif problem == "unreadable" or folder == cache:
+            elif problem == "unreadable" or folder not in user_folders:
                 _verify_unrecorded(entry, candidate, manifest, problem)
-            # else: a file the user put in a model folder without a record: theirs to vouch for
+            # else: a file the user put in one of their model folders (inside ComfyUI the cache is one
+            # of them) without a record: theirs to vouch for, as a file passed by path would be
             return candidate
     original = _find_original(entry, folders)
     if original is not None:

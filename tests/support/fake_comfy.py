@@ -24,6 +24,8 @@ class FakeComfy:
     progress: list[tuple[int, int]] = field(default_factory=list)
     interrupt_after: int | None = None  # raise at the n-th interruption check
     checks: int = 0
+    unloads: list = field(default_factory=list)  # what ComfyUI's unload / free-memory calls asked
+    free_bytes: int = 1 << 40  # what get_free_memory reports
 
     def cancel_now(self) -> None:
         self.interrupt_after = self.checks
@@ -64,6 +66,9 @@ def install_fake_comfy(root: Path) -> FakeComfy:
     mm.get_torch_device = lambda: torch.device("cpu")
     mm.intermediate_device = lambda: torch.device("cpu")
     mm.soft_empty_cache = lambda force=False: None
+    mm.unload_all_models = lambda: state.unloads.append("all")
+    mm.free_memory = lambda memory_required, device, keep_loaded=(): state.unloads.append(memory_required)
+    mm.get_free_memory = lambda device=None, torch_free_too=False: state.free_bytes
 
     fp.models_dir = str(state.models_dir)
     (root / "input").mkdir(exist_ok=True)

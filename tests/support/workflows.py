@@ -6,7 +6,7 @@ a UI node's ``widgets_values`` holds one value per widget, linked ones included;
 node ids to ``class_type`` and ``inputs`` where a link is ``[node_id, output_index]``. Validation
 follows ``/prompt``: linked types must match, values must convert and lie within ``min``/``max``
 or the combo list, except for inputs a node's ``VALIDATE_INPUTS`` names (it checks those itself,
-with linked ones passed as None).
+with linked ones passed as None); a ``VALIDATE_INPUTS`` error is listed once per input it names.
 """
 from __future__ import annotations
 
@@ -164,8 +164,8 @@ def check_api(prompt: Mapping[str, dict], classes: Mapping[str, type]) -> list[s
         if validate:
             args = {a: (None if _is_link(given[a]) else given[a]) for a in own if a != "cls" and a in given}
             result = validate(**args)
-            if result is not True:
-                errors.append(f"{nid} {node['class_type']}: VALIDATE_INPUTS: {result}")
+            if result is not True:  # ComfyUI repeats the message for every input the method takes
+                errors += [f"{nid} {node['class_type']}: VALIDATE_INPUTS ({name}): {result}" for name in args]
     return errors
 
 

@@ -43,6 +43,7 @@ import cv2
 import numpy as np
 
 from ...errors import InputError
+from ...progress import checkpoint
 from .histogram import BINS, histograms_from_counts, histograms_from_pixels, normalised
 
 MAX_MERGE_PASSES = 10
@@ -287,6 +288,7 @@ def _merge_pass(lm: _LabelMap, small_pixels: np.ndarray) -> tuple[np.ndarray, np
         point_like[r] = _approx_is_point(labels, lm.width, by_id[first[r]: first[r + 1]])
 
     for lv in range(int(visit_level.max()) + 1):
+        checkpoint("segment")
         todo = visit[visit_level == lv]
         sel = pair_level == lv
         a, live, c = g_region[sel], new_label[g_owner[sel]], g_count[sel]
@@ -363,6 +365,7 @@ def merge_small_regions(fill_map: np.ndarray, image_bgr: np.ndarray,
     lm = _LabelMap(np.asarray(fill_map, np.int32), image_bgr)
     small_pixels = np.flatnonzero(lm.labels > 0)
     for _ in range(max_passes):
+        checkpoint("segment")
         ids_before = np.count_nonzero(lm.area)
         new_label, small_pixels = _merge_pass(lm, small_pixels)
         _apply(lm, new_label, small_pixels)

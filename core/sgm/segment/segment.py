@@ -12,6 +12,7 @@ import numpy as np
 
 from ...errors import InputError
 from ...io.images import MIN_SIDE
+from ...progress import checkpoint
 from .fill_map import build_fill_map
 from .lines import line_mask, smooth
 from .merge import merge_small_regions
@@ -60,6 +61,7 @@ def segment_frame(frame: np.ndarray, preset: str | LinePreset = "japan",
         t1 = perf_counter()
         times[name] = t1 - t0
         t0 = t1
+        checkpoint("segment")
 
     # The original worked on OpenCV's BGR order. The lines do not depend on it, but the merge
     # does: ties between neighbours' histogram intersections are broken by float rounding, which

@@ -27,6 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ...progress import checkpoint
 from .atlas import pack
 
 MAX_TRAPPED_BALL_FILLS = 1000
@@ -113,6 +114,7 @@ def trapped_ball_cores(unfilled: np.ndarray, radius: int) -> np.ndarray:
     margin = 2 * radius
     box = _shrink_box(active, (slice(0, None), slice(0, None)), margin, active.shape)
     while box is not None:
+        checkpoint("segment")
         act = active[box]
         _settle_round(act, cores[box], b)
         box = _shrink_box(act, box, margin, active.shape)
@@ -126,6 +128,7 @@ def trapped_ball_cores(unfilled: np.ndarray, radius: int) -> np.ndarray:
             packed_cores = np.zeros_like(packed)
             inner = _shrink_box(packed, (slice(0, None), slice(0, None)), margin, packed.shape)
             while inner is not None:
+                checkpoint("segment")
                 _settle_round(packed[inner], packed_cores[inner], b, atlas.outside[inner])
                 inner = _shrink_box(packed[inner], inner, margin, packed.shape)
             atlas.copy_back(packed_cores, cores)
