@@ -7,8 +7,8 @@ No pixel is forward-splatted; only the *motion* is (so the output has no splat h
    over occluded ones, then faster over slower, :func:`splat_priority`). Targets nothing reaches
    are filled from their surroundings, coarse to fine (:func:`fill_holes`).
 2. **Backward warping.** Both frames are sampled along that motion (:func:`warp_both`); each one's
-   share is its temporal weight times its visibility at t (coverage and consistency of what it
-   splatted there, :func:`visibility`): an occluded region comes from the frame that sees it.
+   share is its temporal weight times its visibility at t (the coverage it splatted there,
+   :func:`visibility`): an occluded region comes from the frame that sees it.
 3. **Fall-back.** Where both frames see a pixel and the motion explains the two frames no better
    than standing still (the warped frames disagree about as much as the frames themselves), the
    result fades toward the cross-fade (:func:`motion_confidence`): wrong motion gives a soft
@@ -43,9 +43,6 @@ VISIBILITY_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 """Dilation closing the pin-holes of a stretching motion in a frame's splatted mass."""
 VISIBILITY_BLUR = 5
 """Box blur (px) softening the visibility maps."""
-MIN_TRUST = 1e-4
-"""Floor of the mean consistency of what a frame splatted to a pixel: a region only one frame
-reaches comes from that frame even where its flow is inconsistent."""
 MIN_VISIBILITY = 1e-6
 """Floor of each frame's visibility: a pixel neither frame sees takes the temporal blend."""
 MIN_DIFFERENCE = 0.3
@@ -67,8 +64,8 @@ def backward_sample(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
 
 def consistency_error(flow_ab: torch.Tensor, flow_ba: torch.Tensor) -> torch.Tensor:
     """``|F_ab(x) + F_ba(x + F_ab(x))|`` in px, ``(N, 1, H, W)``: large where x is occluded in b."""
-    back = backward_sample(flow_ba, flow_ab)
-    return (flow_ab + back).norm(dim=1, keepdim=True)
+    gap = flow_ab + backward_sample(flow_ba, flow_ab)
+    return (gap * gap).sum(dim=1, keepdim=True).sqrt()
 
 
 def fill_holes(values: np.ndarray, mass: np.ndarray) -> np.ndarray:
@@ -104,51 +101,42 @@ def motion_at(flow_13: torch.Tensor, flow_31: torch.Tensor, t: float) -> tuple[n
         motion ``float32 (2, H, W)``; visibility of frame 1 and of frame 3, ``float32 (H, W)`` in
         [0, 1] (:func:`visibility`).
     """
-    z13 = splat_priority(flow_13, flow_31)
-    z31 = splat_priority(flow_31, flow_13)
+    error13, error31 = scaled_inconsistency(flow_13, flow_31), scaled_inconsistency(flow_31, flow_13)
+    z13, z31 = splat_priority(flow_13, error13), splat_priority(flow_31, error31)
     top = max(float(z13.max()), float(z31.max()))
     imp13, imp31 = (z13 - top).clamp_min(-700.0).exp(), (z31 - top).clamp_min(-700.0).exp()
     f13, f31 = flow_13.double(), flow_31.double()
     s1, c1 = forward_splat(torch.cat([f13 * imp13, imp13], 1), f13 * t)
     s3, c3 = forward_splat(torch.cat([-f31 * imp31, imp31], 1), f31 * (1.0 - t))
-    summed = (s1 + s3)[0]
+    summed = s1[0, :3] + s3[0, :3]
     den = summed[2:]
     motion = torch.where(den > 0, summed[:2] / den.clamp_min(1e-300), torch.zeros_like(summed[:2]))
     motion = fill_holes(motion.float().numpy(), (c1 + c3)[0, 0].numpy())
-    trust13 = (-(CONSISTENCY_SCALE * consistency_error(flow_13, flow_31)).clamp_max(MAX_INCONSISTENCY)).exp()
-    trust31 = (-(CONSISTENCY_SCALE * consistency_error(flow_31, flow_13)).clamp_max(MAX_INCONSISTENCY)).exp()
-    _, m1 = forward_splat(trust13, flow_13 * t)
-    _, m3 = forward_splat(trust31, flow_31 * (1.0 - t))
-    return (motion, visibility(c1[0, 0].numpy(), m1[0, 0].numpy()),
-            visibility(c3[0, 0].numpy(), m3[0, 0].numpy()))
+    return motion, visibility(c1[0, 0].numpy()), visibility(c3[0, 0].numpy())
 
 
-def splat_priority(flow_ab: torch.Tensor, flow_ba: torch.Tensor) -> torch.Tensor:
+def scaled_inconsistency(flow_ab: torch.Tensor, flow_ba: torch.Tensor) -> torch.Tensor:
+    """``CONSISTENCY_SCALE`` x :func:`consistency_error`, capped at ``MAX_INCONSISTENCY``."""
+    return (CONSISTENCY_SCALE * consistency_error(flow_ab, flow_ba)).clamp_max(MAX_INCONSISTENCY)
+
+
+def splat_priority(flow_ab: torch.Tensor, inconsistency: torch.Tensor) -> torch.Tensor:
     """Log-importance of each pixel when motions collide at time t, ``float64 (N, 1, H, W)``:
-    consistent before inconsistent (occluded), then faster before slower (what moves more is in
-    front: a figure passing over a still background)."""
-    error = (CONSISTENCY_SCALE * consistency_error(flow_ab, flow_ba)).clamp_max(MAX_INCONSISTENCY)
-    return (MOTION_PRIORITY * flow_ab.norm(dim=1, keepdim=True) - error).double()
+    consistent before inconsistent (occluded; ``inconsistency`` from :func:`scaled_inconsistency`),
+    then faster before slower (what moves more is in front: a figure passing over a still
+    background)."""
+    speed = (flow_ab * flow_ab).sum(dim=1, keepdim=True).sqrt()
+    return (MOTION_PRIORITY * speed - inconsistency).double()
 
 
-def visibility(coverage: np.ndarray, importance: np.ndarray) -> np.ndarray:
-    """Soft visibility at time t of an end frame from what it splatted there: its coverage (sum of
-    bilinear weights) times the mean consistency of the pixels that arrived, each with the
-    pin-holes of a stretching motion closed (grey dilation) and smoothed.
-
-    Args:
-        coverage, importance: ``(H, W)`` splatted bilinear weights and importances.
-    Returns:
-        ``float32 (H, W)`` in [0, 1].
-    """
-    ok = coverage > 0
-    trust = np.where(ok, importance / np.where(ok, coverage, 1.0), 0.0)
-
-    def soften(x: np.ndarray) -> np.ndarray:
-        closed = cv2.dilate(np.clip(x, 0.0, 1.0).astype(np.float32), VISIBILITY_KERNEL)
-        return cv2.blur(closed, (VISIBILITY_BLUR, VISIBILITY_BLUR))
-
-    return soften(coverage) * np.maximum(soften(trust), MIN_TRUST)
+def visibility(coverage: np.ndarray) -> np.ndarray:
+    """Soft visibility at time t of an end frame from its splatted coverage (sum of bilinear
+    weights, ``(H, W)``): the pin-holes of a stretching motion closed (grey dilation), then
+    smoothed; ``float32`` in [0, 1]. (Weighting it by the arrivals' forward-backward consistency
+    was tried: it keeps torn motion where both frames' flows are inconsistent, see
+    ``bench/bench_weight_free_real.py``.)"""
+    closed = cv2.dilate(np.clip(coverage, 0.0, 1.0).astype(np.float32), VISIBILITY_KERNEL)
+    return cv2.blur(closed, (VISIBILITY_BLUR, VISIBILITY_BLUR))
 
 
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
