@@ -10,21 +10,28 @@ to ``bench/results/weight_free_pairs.png``.
 
 Usage: ``python bench/bench_weight_free_real.py [--data .../real_anime_dev] [--limit N]``
 
-What each step of the weight-free synthesis gave (issue 14; dev set, PSNR dB colour / line art,
-same flows from ``refine_dis``; from the exploration runs that led here):
+What each step of the weight-free synthesis gave (issue 14; dev set, mean PSNR dB colour / line
+art, same flows from ``refine_dis``, exploration runs on cached flows that led here):
 
-* before (forward splatting of the pixels, consistency softmax, inpainted holes): 27.30 / 21.74,
-  DIS warp 27.19 / 22.26, cross-fade 23.55 / 20.22;
-* motion splatted to t + push-pull hole filling + backward warping, no visibility: 27.64 / 22.26;
-  with visibility from the splatted consistent mass: 27.60 / 22.19;
+* before (forward splatting of the pixels, consistency softmax, inpainted holes): 27.30 / 21.74
+  (DIS warp 27.19 / 22.26, cross-fade 23.55 / 20.22; ``animeinterp evaluate`` on the dev set);
+* motion splatted to t (consistency softmax) + push-pull hole filling + backward warping of both
+  frames: 27.64 / 22.26 without visibility weights, 27.60 / 22.19 with them;
 * per-pixel choice among {motion at t, F13(x), -F31(x)} by the warped frames' agreement: +0.04 /
-  +0.1 dB, SSIM +0.002 / +0.012, but it picks a still background over a figure passing over it
-  (the exact-flow 130 px synthetic case fell from 23.4 to 17.8 dB): left out;
-* cross-fade fall-back by the warped frames' disagreement relative to the frames' own: raises the
+  +0.1 dB, SSIM +0.002 / +0.012, but it prefers a still background to a figure passing over it
+  (exact flows, 130 px synthetic motion: 23.4 -> 17.8 dB): left out;
+* cross-fade fall-back by the warped frames' disagreement relative to the frames' own: raised the
   share of triplets won against DIS (colour 0.64 -> 0.86 with the choice above) and the worst
-  triplet against the cross-fade (line art -0.42 -> -0.04 dB);
-* faster-in-front priority when motions collide at t (the figure over the still background):
-  needed for exact large motion (synthetic 130 px: 16.3 -> 23.4 dB), costs ~0.2 dB on colour.
+  triplet against the cross-fade (line art -0.42 -> +0.32 dB); with the floor that keeps a figure
+  over a same-looking background (``MIN_DIFFERENCE``) it gives less (see the table);
+* faster-in-front priority where motions collide at t: needed for exact large motion (synthetic
+  130 px: 16.3 -> 23.4 dB with visibility), costs about 0.2 dB on real colour;
+* weighting visibility by the arrivals' forward-backward consistency, and a "both frames reach
+  the pixel, neither consistently" fall-back: no visible change on the named pairs; left out.
+
+The named pairs still tear where the refined flows are consistent but wrong (the boy of
+72105_388, the eyes of bocchi): better flows (per-segment regularisation, line pixels kept whole)
+are the next step, not the synthesis.
 
 Real frames are evaluation material: they stay in the shared folder and are never committed.
 """
