@@ -9,7 +9,7 @@ from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.io.images import to_image, to_tensor
 from comfyui_animeinterp.core.pipeline import Interpolator, evenly_spaced_times
 from comfyui_animeinterp.core.sgm.coarse_flow import CoarseFlow
-from comfyui_animeinterp.core.weightfree.blend import blend_at, consistency_error
+from comfyui_animeinterp.core.weightfree.blend import blend_at, consistency_error, fill_holes, motion_at
 from comfyui_animeinterp.core.weightfree.refine import fuse_flows, refine_dis
 
 
@@ -141,3 +141,56 @@ def test_weight_free_refinement_recovers_from_wrongly_trusted_coarse_flow():
     plain = refine_dis(t.frame1, t.frame3, None)
     assert middle(refined.flow_13, refined.flow_31) > middle(plain.flow_13, plain.flow_31) - 1.5
     assert middle(refined.flow_13, refined.flow_31) > middle(wrong, wrong) + 5.0
+
+
+def test_fill_holes_keeps_known_values_and_fills_holes_from_their_surroundings():
+    values = np.zeros((2, 32, 48), np.float32)
+    values[0], values[1] = 3.0, -2.0
+    mass = np.ones((32, 48), np.float32)
+    mass[10:20, 15:30] = 0.0  # a hole; its values are garbage
+    values[:, 10:20, 15:30] = 100.0
+    filled = fill_holes(values, mass)
+    assert np.allclose(filled[0], 3.0, atol=1e-4) and np.allclose(filled[1], -2.0, atol=1e-4)
+
+
+def test_motion_at_t_puts_a_moving_figure_in_front_of_a_still_background():
+    """A 6x6 block moves 20 px right over a still background: at t = 0.5 the pixels half-way carry
+    the block's motion, not an average with the (equally consistent) background beneath."""
+    h, w = 40, 60
+    f13 = torch.zeros(1, 2, h, w)
+    f31 = torch.zeros(1, 2, h, w)
+    f13[0, 0, 17:23, 10:16] = 20.0  # block in frame 1 at x 10..15, in frame 3 at x 30..35
+    f31[0, 0, 17:23, 30:36] = -20.0
+    motion, vis1, vis3 = motion_at(f13, f31, 0.5)
+    assert np.allclose(motion[0, 18:22, 21:25], 20.0, atol=1e-3)
+    assert np.allclose(motion[:, :5], 0.0, atol=1e-3)  # the background far away stays still
+    assert vis1.shape == (h, w) and 0.0 <= vis1.min() and vis1.max() <= 1.0
+
+
+def test_unreliable_motion_falls_back_to_the_crossfade_instead_of_fragments():
+    """Random flows on a real-looking drawing explain nothing: the result stays near the
+    cross-fade (never below it by more than 0.5 dB), where warping with those flows alone shreds the
+    frame (measured: 14.3 dB against the cross-fade's 16.7, and 15.9 dB from the cross-fade)."""
+    t = make_triplet(120, 200, seed=3, max_shift=30)
+    rng = np.random.default_rng(0)
+    noise13 = torch.from_numpy(rng.normal(0, 15, (1, 2, 120, 200)).astype(np.float32))
+    noise31 = torch.from_numpy(rng.normal(0, 15, (1, 2, 120, 200)).astype(np.float32))
+    out = to_image(blend_at(to_tensor(t.frame1), to_tensor(t.frame3), noise13, noise31, 0.5))
+    crossfade = ((t.frame1.astype(np.uint16) + t.frame3 + 1) // 2).astype(np.uint8)
+    assert psnr(out, t.frame2) > psnr(crossfade, t.frame2) - 0.5
+    assert psnr(out, crossfade) > 25
+
+
+def test_blend_is_deterministic_across_thread_counts():
+    t = make_triplet(96, 160, seed=4, max_shift=20)
+    flows = refine_dis(t.frame1, t.frame3, None)
+    f13, f31 = torch.from_numpy(flows.flow_13)[None], torch.from_numpy(flows.flow_31)[None]
+    threads = torch.get_num_threads()
+    outs = []
+    try:
+        for n in (1, max(2, threads)):
+            torch.set_num_threads(n)
+            outs.append(to_image(blend_at(to_tensor(t.frame1), to_tensor(t.frame3), f13, f31, 0.3)).tobytes())
+    finally:
+        torch.set_num_threads(threads)
+    assert outs[0] == outs[1]

@@ -1,13 +1,21 @@
-"""Weight-free synthesis: splat both frames to time t and blend them, occlusion-aware.
+"""Weight-free synthesis: the in-between at time t from two frames and their flows.
 
-* Each frame is forward-splatted to ``t`` with softmax splatting whose importance is the
-  forward-backward consistency of its flow: a pixel that will be covered at the other end
-  (inconsistent flow) loses against the pixel that covers it (consistent flow).
-* The two splatted frames are blended with temporal weights ``(1 - t)`` and ``t`` times their
-  coverage, so a region seen only in one frame comes from that frame.
-* Pixels neither frame reaches (disocclusion holes) are inpainted with OpenCV.
+No pixel is forward-splatted; only the *motion* is (so the output has no splat holes):
 
-The learned synthesis (GridNet) lives in ``core.model``.
+1. **Motion at t.** Every pixel of frame 1 carries its motion ``F13`` to ``x + t·F13``, every pixel
+   of frame 3 carries ``-F31`` to ``x + (1 - t)·F31`` (softmax splatting: consistent flows win
+   over occluded ones, then faster over slower, :func:`splat_priority`). Targets nothing reaches
+   are filled from their surroundings, coarse to fine (:func:`fill_holes`).
+2. **Backward warping.** Both frames are sampled along that motion (:func:`warp_both`); each one's
+   share is its temporal weight times its visibility at t (the coverage it splatted there,
+   :func:`visibility`): an occluded region comes from the frame that sees it.
+3. **Fall-back.** Where both frames see a pixel and the motion explains the two frames no better
+   than standing still (the warped frames disagree about as much as the frames themselves), the
+   result fades toward the cross-fade (:func:`motion_confidence`): wrong motion gives a soft
+   blend, never fragments.
+
+Measured on the real development set (``bench/bench_weight_free_real.py``; figures in its
+docstring). The learned synthesis (GridNet) lives in ``core.model``.
 """
 from __future__ import annotations
 
@@ -23,13 +31,25 @@ from ..splat.forward import forward_splat
 CONSISTENCY_SCALE = 1.0
 """Importance = exp(-scale * forward-backward error in px) ..."""
 MAX_INCONSISTENCY = 20.0
-"""... with the exponent capped at -20: pixels occluded by a large motion (errors of 100+ px) keep
-a tiny but non-zero weight (e^-20 ~ 2e-9) instead of underflowing to 0 in float32, where they
-would splat as black."""
-HOLE_COVERAGE = 1e-3
-"""Targets whose combined bilinear coverage is below this are holes."""
-MIN_TRUST = 1e-4
-"""Floor of the mean importance used when blending the two splatted frames."""
+"""... with the exponent capped at -20, so that a region only inconsistent pixels reach still gets
+their (normalised) motion instead of nothing."""
+MOTION_PRIORITY = 0.5
+"""Log-importance per px of motion when motions collide at t (:func:`splat_priority`)."""
+TRUST_RATIO = (0.5, 1.0)
+"""Disagreement of the warped frames relative to that of the frames themselves at which the
+motion is fully trusted, and at which it is dropped for the cross-fade (:func:`motion_confidence`)."""
+CONFIDENCE_WINDOW = 15
+"""Side (px) of the box window of the fall-back's agreement measure."""
+VISIBILITY_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+"""Dilation closing the pin-holes of a stretching motion in a frame's splatted mass."""
+VISIBILITY_BLUR = 5
+"""Box blur (px) softening the visibility maps."""
+MIN_VISIBILITY = 1e-6
+"""Floor of each frame's visibility: a pixel neither frame sees takes the temporal blend."""
+MIN_DIFFERENCE = 0.3
+"""Floor (summed over RGB, range 1) of the frames' own difference in :func:`motion_confidence`: where
+the frames barely differ, a motion that keeps them as close is trusted (a figure passing over a
+background that looks the same at both ends)."""
 
 
 def backward_sample(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -45,68 +65,145 @@ def backward_sample(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
 
 def consistency_error(flow_ab: torch.Tensor, flow_ba: torch.Tensor) -> torch.Tensor:
     """``|F_ab(x) + F_ba(x + F_ab(x))|`` in px, ``(N, 1, H, W)``: large where x is occluded in b."""
-    back = backward_sample(flow_ba, flow_ab)
-    return (flow_ab + back).norm(dim=1, keepdim=True)
+    gap = flow_ab + backward_sample(flow_ba, flow_ab)
+    return (gap * gap).sum(dim=1, keepdim=True).sqrt()
 
 
-def _safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    ok = den > 0
-    return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.zeros_like(num))
+def fill_holes(values: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    """Fill where ``mass`` is small with mass-weighted averages from coarser scales (push-pull).
 
-
-def _softmax_splat(image: torch.Tensor, flow: torch.Tensor, importance: torch.Tensor
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Softmax splatting.
-
-    Returns the splatted image, the bilinear coverage (sum of bilinear weights) and the mean
-    importance of what arrived (in [0, 1]).
+    Args:
+        values: ``float32 (C, H, W)``, meaningful where ``mass > 0``.
+        mass: ``(H, W)`` >= 0; 1 or more means "known", 0 "hole", in between a soft mix.
+    Returns:
+        ``float32 (C, H, W)``: ``values`` where ``mass >= 1``, smooth fills inside holes.
     """
-    weight = importance.exp()
-    summed, coverage = forward_splat(torch.cat([image * weight, weight], 1), flow)
-    num, den = summed[:, :-1], summed[:, -1:]
-    return _safe_div(num, den), coverage, _safe_div(den, coverage)
+    known = np.minimum(mass, 1.0).astype(np.float32)
+    levels = [(np.ascontiguousarray(values * known, dtype=np.float32), known)]
+    while min(levels[-1][1].shape) >= 4:
+        v, m = levels[-1]
+        levels.append((np.stack([cv2.pyrDown(c) for c in v]), cv2.pyrDown(m)))
+    v, m = levels[-1]
+    fill = v / np.maximum(m, 1e-8)
+    for v, m in reversed(levels[:-1]):
+        h, w = m.shape
+        up = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in fill])
+        fill = v / np.maximum(m, 1e-8) * m + up * (1.0 - m)
+    return fill.astype(np.float32)
+
+
+def motion_at(flow_13: torch.Tensor, flow_31: torch.Tensor, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The motion (frame 1 -> frame 3, px) of what is at each pixel at time ``t``, holes filled,
+    and how visible each end frame is there.
+
+    Args:
+        flow_13, flow_31: ``(1, 2, H, W)`` float32.
+    Returns:
+        motion ``float32 (2, H, W)``; visibility of frame 1 and of frame 3, ``float32 (H, W)`` in
+        [0, 1] (:func:`visibility`).
+    """
+    error13, error31 = scaled_inconsistency(flow_13, flow_31), scaled_inconsistency(flow_31, flow_13)
+    z13, z31 = splat_priority(flow_13, error13), splat_priority(flow_31, error31)
+    top = max(float(z13.max()), float(z31.max()))
+    imp13, imp31 = (z13 - top).clamp_min(-700.0).exp(), (z31 - top).clamp_min(-700.0).exp()
+    f13, f31 = flow_13.double(), flow_31.double()
+    s1, c1 = forward_splat(torch.cat([f13 * imp13, imp13], 1), f13 * t)
+    s3, c3 = forward_splat(torch.cat([-f31 * imp31, imp31], 1), f31 * (1.0 - t))
+    summed = s1[0, :3] + s3[0, :3]
+    den = summed[2:]
+    motion = torch.where(den > 0, summed[:2] / den.clamp_min(1e-300), torch.zeros_like(summed[:2]))
+    motion = fill_holes(motion.float().numpy(), (c1 + c3)[0, 0].numpy())
+    return motion, visibility(c1[0, 0].numpy()), visibility(c3[0, 0].numpy())
+
+
+def scaled_inconsistency(flow_ab: torch.Tensor, flow_ba: torch.Tensor) -> torch.Tensor:
+    """``CONSISTENCY_SCALE`` x :func:`consistency_error`, capped at ``MAX_INCONSISTENCY``."""
+    return (CONSISTENCY_SCALE * consistency_error(flow_ab, flow_ba)).clamp_max(MAX_INCONSISTENCY)
+
+
+def splat_priority(flow_ab: torch.Tensor, inconsistency: torch.Tensor) -> torch.Tensor:
+    """Log-importance of each pixel when motions collide at time t, ``float64 (N, 1, H, W)``:
+    consistent before inconsistent (occluded; ``inconsistency`` from :func:`scaled_inconsistency`),
+    then faster before slower (what moves more is in front: a figure passing over a still
+    background)."""
+    speed = (flow_ab * flow_ab).sum(dim=1, keepdim=True).sqrt()
+    return (MOTION_PRIORITY * speed - inconsistency).double()
+
+
+def visibility(coverage: np.ndarray) -> np.ndarray:
+    """Soft visibility at time t of an end frame from its splatted coverage (sum of bilinear
+    weights, ``(H, W)``): the pin-holes of a stretching motion closed (grey dilation), then
+    smoothed; ``float32`` in [0, 1]. (Weighting it by the arrivals' forward-backward consistency
+    was tried: it keeps torn motion where both frames' flows are inconsistent, see
+    ``bench/bench_weight_free_real.py``.)"""
+    closed = cv2.dilate(np.clip(coverage, 0.0, 1.0).astype(np.float32), VISIBILITY_KERNEL)
+    return cv2.blur(closed, (VISIBILITY_BLUR, VISIBILITY_BLUR))
+
+
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+
+
+def warp(image: np.ndarray, flow: np.ndarray, scale: float, grid: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``image (H, W, C)`` sampled at ``x + scale·flow(x)`` (bilinear, border replicated)."""
+    xs, ys = grid
+    return cv2.remap(image, xs + np.float32(scale) * flow[0], ys + np.float32(scale) * flow[1],
+                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def warp_both(frame1: np.ndarray, frame3: np.ndarray, motion: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
+    """Both frames backward-warped to time t along ``motion`` (frame 1 -> frame 3 at t, ``(2, H, W)``):
+    ``frame1(x - t·m(x))`` and ``frame3(x + (1 - t)·m(x))``, ``float32 (H, W, 3)`` each."""
+    grid = _grid(*frame1.shape[:2])
+    return warp(frame1, motion, -t, grid), warp(frame3, motion, 1.0 - t, grid)
+
+
+def motion_confidence(frame1: np.ndarray, frame3: np.ndarray, warped1: np.ndarray, warped3: np.ndarray
+                      ) -> np.ndarray:
+    """How much better the motion explains the frames than no motion, ``float32 (H, W)`` in [0, 1].
+
+    ``1 - D / D0`` (clipped) with ``D`` the box-averaged disagreement of the two warped frames and
+    ``D0`` that of the frames themselves: 0 where warping does not make them agree any better.
+    """
+    box = (CONFIDENCE_WINDOW, CONFIDENCE_WINDOW)
+    moved = cv2.blur(cv2.absdiff(warped1, warped3).sum(axis=2), box)
+    still = cv2.blur(cv2.absdiff(frame1, frame3).sum(axis=2), box)
+    ratio = moved / np.maximum(still, MIN_DIFFERENCE)
+    return np.clip((TRUST_RATIO[1] - ratio) / (TRUST_RATIO[1] - TRUST_RATIO[0]), 0.0, 1.0)
 
 
 @torch.inference_mode()
 def blend_at(frame1: torch.Tensor, frame3: torch.Tensor, flow_13: torch.Tensor, flow_31: torch.Tensor,
              t: float) -> torch.Tensor:
-    """The in-between at time ``t``.
+    """The in-between at time ``t`` (see the module docstring).
 
     Args:
         frame1, frame3: ``(N, 3, H, W)`` float in [0, 1].
         flow_13, flow_31: ``(N, 2, H, W)`` px.
         t: in (0, 1).
     Returns:
-        ``(N, 3, H, W)`` float in [0, 1].
+        ``(N, 3, H, W)`` float in [0, 1] on the frames' device.
     """
     if not 0.0 < t < 1.0:
         raise InputError(f"t must be in (0, 1), got {t}")
     if frame1.shape != frame3.shape or flow_13.shape[-2:] != frame1.shape[-2:] or flow_31.shape != flow_13.shape:
         raise InputError("frames and flows must share one size")
-    imp1 = -(CONSISTENCY_SCALE * consistency_error(flow_13, flow_31)).clamp_max(MAX_INCONSISTENCY)
-    imp3 = -(CONSISTENCY_SCALE * consistency_error(flow_31, flow_13)).clamp_max(MAX_INCONSISTENCY)
-    checkpoint("synthesis", 1, 4)
-    w1, c1, q1 = _softmax_splat(frame1, flow_13 * t, imp1)
-    checkpoint("synthesis", 2, 4)
-    w3, c3, q3 = _softmax_splat(frame3, flow_31 * (1.0 - t), imp3)
-    # temporal weight x coverage x how trustworthy the arrivals are (floored so that a region
-    # only one frame reaches is taken from that frame even if its flow there is inconsistent)
-    a1 = (1.0 - t) * c1.clamp(0, 1) * q1.clamp_min(MIN_TRUST)
-    a3 = t * c3.clamp(0, 1) * q3.clamp_min(MIN_TRUST)
-    total = a1 + a3
-    holes = (c1 + c3 <= HOLE_COVERAGE)[:, 0]
-    out = _safe_div(a1 * w1 + a3 * w3, total)
-    checkpoint("synthesis", 3, 4)
-    if bool(holes.any()):
-        out = _inpaint(out, holes)
-    return out.clamp(0, 1)
-
-
-def _inpaint(images: torch.Tensor, holes: torch.Tensor) -> torch.Tensor:
-    result = []
-    for img, hole in zip(images, holes):
-        u8 = (img.permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
-        filled = cv2.inpaint(u8, hole.cpu().numpy().astype(np.uint8), 3, cv2.INPAINT_TELEA)
-        f = torch.from_numpy(filled).to(images.device).permute(2, 0, 1).float() / 255.0
-        result.append(torch.where(hole[None], f, img))
-    return torch.stack(result)
+    out = []
+    for i in range(frame1.shape[0]):
+        f13 = flow_13[i:i + 1].detach().float().cpu()
+        f31 = flow_31[i:i + 1].detach().float().cpu()
+        a = np.ascontiguousarray(frame1[i].detach().float().cpu().permute(1, 2, 0).numpy())
+        b = np.ascontiguousarray(frame3[i].detach().float().cpu().permute(1, 2, 0).numpy())
+        motion, vis1, vis3 = motion_at(f13, f31, t)
+        checkpoint("synthesis", 1, 3)
+        w1, w3 = warp_both(a, b, motion, t)
+        checkpoint("synthesis", 2, 3)
+        a1 = (1.0 - t) * np.maximum(vis1, MIN_VISIBILITY)
+        a3 = t * np.maximum(vis3, MIN_VISIBILITY)
+        moved = (a1[..., None] * w1 + a3[..., None] * w3) / (a1 + a3)[..., None]
+        # the fall-back applies where both frames see the pixel (elsewhere they cannot agree)
+        both = np.minimum(vis1, vis3)
+        conf = (motion_confidence(a, b, w1, w3) * both + (1.0 - both))[..., None]
+        crossfade = (1.0 - t) * a + t * b
+        out.append(torch.from_numpy(conf * moved + (1.0 - conf) * crossfade).permute(2, 0, 1))
+    return torch.stack(out).to(frame1.device).clamp(0, 1)
