@@ -30,6 +30,7 @@ from .compat import CHECKPOINT_COMPAT, CheckpointCompat
 from .features import FeaturePyramid
 from .flownet import FlowNet
 from .gridnet import GridNet
+from .memory import Budget, MemoryOptions
 from .padding import CentredPadding
 from .variants import get_variant
 
@@ -37,6 +38,8 @@ SYNTHESIS_MULTIPLE = 4
 """GridNet downsamples twice by 2 and upsamples back, so its input sides must be multiples of 4."""
 
 AUTOCAST_DTYPES = (torch.float16, torch.bfloat16)
+CPU_AUTOCAST_DTYPES = (torch.bfloat16,)
+"""Autocast dtypes that run on the CPU (float16 is CUDA only)."""
 
 Time = float | torch.Tensor
 
@@ -90,13 +93,16 @@ class LearnedInterpolator(nn.Module):
     Args:
         variant: ``"afi"`` (RFR+GMA) or ``"animeinterp"`` (RFR).
         compat: flow-net numerics knobs; the default reproduces the released checkpoints.
+        correlation, attention, memory_budget: memory modes of the flow net, see
+            :meth:`set_memory_options`.
 
     Attributes:
-        autocast_dtype: None (fp32, the default) or float16 / bfloat16 for autocast on CUDA in
-            :meth:`estimate` / :meth:`synthesize`.
+        autocast_dtype: None (fp32, the default), or bfloat16 (CPU or CUDA) / float16 (CUDA) for
+            autocast in :meth:`estimate` / :meth:`synthesize`.
     """
 
-    def __init__(self, variant: str = "afi", compat: CheckpointCompat = CHECKPOINT_COMPAT) -> None:
+    def __init__(self, variant: str = "afi", compat: CheckpointCompat = CHECKPOINT_COMPAT,
+                 correlation: str = "auto", attention: str = "auto", memory_budget: Budget = None) -> None:
         super().__init__()
         spec = get_variant(variant)
         self.variant = spec.name
@@ -104,6 +110,31 @@ class LearnedInterpolator(nn.Module):
         self.features = FeaturePyramid()
         self.synthesis = GridNet()
         self.autocast_dtype: torch.dtype | None = None
+        self.set_memory_options(correlation, attention, memory_budget)
+
+    @property
+    def memory(self) -> MemoryOptions:
+        """The flow net's memory options (:class:`~.memory.MemoryOptions`)."""
+        return self.flow_net.memory
+
+    def set_memory_options(self, correlation: str | None = None, attention: str | None = None,
+                           memory_budget: Budget = None) -> "LearnedInterpolator":
+        """Choose how the flow net holds its quadratic tensors (None keeps a setting).
+
+        Args:
+            correlation: ``"auto"``, ``"all-pairs"`` (volume once per pair) or ``"on-demand"``
+                (lookups computed per iteration, memory linear in the pixels).
+            attention: ``"auto"``, ``"full"`` (GMA map once per pair) or ``"efficient"``
+                (recomputed blockwise per iteration, memory linear in the pixels).
+            memory_budget: bytes the two may take in auto mode: a number, a string such as
+                ``"2GB"``, or a callable ``device -> free bytes`` (inside ComfyUI:
+                ``comfy.model_management.get_free_memory``); None keeps the current one
+                (default: :func:`~.memory.default_budget`).
+
+        Every mode gives the same numbers (up to float rounding). Returns ``self``.
+        """
+        self.flow_net.memory = self.flow_net.memory.updated(correlation, attention, memory_budget)
+        return self
 
     # -- inference API ---------------------------------------------------------------------------
 
@@ -174,9 +205,12 @@ class LearnedInterpolator(nn.Module):
         return self.render(state, t), state.flow12, state.flow21, state.init12_low, state.init21_low
 
     def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
-        if self.autocast_dtype is None or device.type != "cuda":
+        """Autocast to :attr:`autocast_dtype` on ``device`` (CPU: bfloat16 only, else fp32)."""
+        if self.autocast_dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type="cuda", dtype=self.autocast_dtype)
+        if device.type == "cpu" and self.autocast_dtype not in CPU_AUTOCAST_DTYPES:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=self.autocast_dtype)
 
 
 def _warp_pair(values1: torch.Tensor, values2: torch.Tensor, flow1t: torch.Tensor, flow2t: torch.Tensor
