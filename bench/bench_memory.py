@@ -139,10 +139,15 @@ def _child(args: argparse.Namespace) -> dict:
         import bench_model
 
         model = bench_model._model("afi", device, args.dtype)
+        budget = None if args.memory_budget is None else args.memory_budget * 2**30
         options = {k: v for k, v in (("correlation", args.correlation), ("attention", args.attention),
-                                     ("memory_budget", args.memory_budget)) if v is not None}
+                                     ("memory_budget", budget)) if v is not None}
         if options:
             model.set_memory_options(**options)
+        if args.iterations is not None:
+            from comfyui_animeinterp.core.model.compat import CheckpointCompat
+
+            model.flow_net.compat = CheckpointCompat(iterations=args.iterations)
         inputs = bench_model._inputs(h, w, device)
         bench_model._sync(device)
         start = time.perf_counter()
@@ -166,7 +171,7 @@ def _child(args: argparse.Namespace) -> dict:
 def _child_command(args: argparse.Namespace, path: str, w: int, h: int) -> list[str]:
     cmd = [sys.executable, os.path.abspath(__file__), "--child", path, "--sizes", f"{w}x{h}",
            "--threads", str(args.threads), "--device", args.device, "--dtype", args.dtype]
-    for flag in ("correlation", "attention", "memory_budget"):
+    for flag in ("correlation", "attention", "memory_budget", "iterations"):
         value = getattr(args, flag)
         if value is not None:
             cmd += [f"--{flag.replace('_', '-')}", str(value)]
@@ -200,6 +205,7 @@ def run_paths(args: argparse.Namespace) -> dict:
         "correlation": args.correlation or "default",
         "attention": args.attention or "default",
         "memory_budget_gb": args.memory_budget,
+        "iterations": args.iterations or "12 (the checkpoints')",
         "cpu": platform.processor() or platform.machine(),
         "torch": torch.__version__,
         "python": sys.version.split()[0],
@@ -242,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learned path: GMA attention mode (default: the model's)")
     p.add_argument("--memory-budget", type=float, default=None, metavar="GB",
                    help="learned path: memory budget of the auto modes, GB (default: the model's)")
+    p.add_argument("--iterations", type=int, default=None,
+                   help="learned path: refinement iterations (memory probe on a slow machine: every "
+                        "iteration holds the same memory, but the seconds are then not comparable)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
     p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"), help="learned path autocast")
     p.add_argument("--threads", type=int, default=2)
