@@ -133,3 +133,23 @@ def test_bf16_autocast_runs_on_the_cpu():
     model.autocast_dtype = None
     reference = model.synthesize(model.estimate(frame1, frame2), 0.5)
     assert (frame - reference).abs().mean() < 0.05
+
+
+def test_synthesis_in_bands_equals_one_call():
+    torch.manual_seed(0)
+    model = build_model("afi").eval()
+    g = torch.Generator().manual_seed(0)
+    h, w = 520, 24  # 3 bands of 200 rows (the last one shorter), each with 96 rows of context
+    inputs = (torch.rand(1, 6, h, w, generator=g), torch.randn(1, 64, h, w, generator=g),
+              torch.randn(1, 128, h // 2, w // 2, generator=g), torch.randn(1, 192, h // 4, w // 4, generator=g))
+    calls = []
+    hook = model.synthesis.register_forward_hook(lambda m, i, out: calls.append(out.shape[2]))
+    try:
+        with torch.no_grad():
+            whole = model.synthesis(*inputs)
+            banded = model.synthesize_in_bands(*inputs, band_pixels=200 * w)
+    finally:
+        hook.remove()
+    assert calls[0] == h and len(calls) == 4 and max(calls[1:]) < h
+    assert banded.shape == whole.shape
+    assert (banded - whole).abs().max() <= 1e-6

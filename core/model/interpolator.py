@@ -37,6 +37,14 @@ from .variants import get_variant
 SYNTHESIS_MULTIPLE = 4
 """GridNet downsamples twice by 2 and upsamples back, so its input sides must be multiples of 4."""
 
+SYNTHESIS_BAND_PIXELS = 600_000
+"""GridNet runs on horizontal bands of about this many output pixels (larger frames only): its
+activations then stay bounded; everything else in synthesis is linear and held once."""
+
+SYNTHESIS_MARGIN = 96
+"""Rows of context above and below each band; GridNet's receptive field reaches less than 64 rows
+(a band with 64 rows of margin is bit-identical to the whole picture), 96 keeps a safety margin."""
+
 AUTOCAST_DTYPES = (torch.float16, torch.bfloat16)
 CPU_AUTOCAST_DTYPES = (torch.bfloat16,)
 """Autocast dtypes that run on the CPU (float16 is CUDA only)."""
@@ -192,7 +200,27 @@ class LearnedInterpolator(nn.Module):
             # through flow_to_level.
             level_flow1t, level_flow2t = flow_to_level(flow1t, h, w), flow_to_level(flow2t, h, w)
             inputs.append(_warp_pair(level1, level2, level_flow1t, level_flow2t))
-        return state.padding.crop(self.synthesis(*inputs))
+        return state.padding.crop(self.synthesize_in_bands(*inputs))
+
+    def synthesize_in_bands(self, frames: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, f3: torch.Tensor,
+                            band_pixels: int = SYNTHESIS_BAND_PIXELS) -> torch.Tensor:
+        """GridNet on horizontal bands of ~``band_pixels`` output pixels, each with
+        :data:`SYNTHESIS_MARGIN` rows of context: the same result as one call, bounded activations.
+
+        Inputs and output as :class:`.gridnet.GridNet` (``H``, ``W`` multiples of 4).
+        """
+        height, width = frames.shape[-2:]
+        rows = max(4, band_pixels // width // 4 * 4)
+        if height <= rows + 2 * SYNTHESIS_MARGIN:
+            return self.synthesis(frames, f1, f2, f3)
+        bands = []
+        for top in range(0, height, rows):
+            bottom = min(top + rows, height)
+            start, stop = max(0, top - SYNTHESIS_MARGIN), min(height, bottom + SYNTHESIS_MARGIN)
+            band = self.synthesis(frames[..., start:stop, :], f1[..., start:stop, :],
+                                  f2[..., start // 2:stop // 2, :], f3[..., start // 4:stop // 4, :])
+            bands.append(band[..., top - start:bottom - start, :])
+        return torch.cat(bands, dim=2)
 
     def forward(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None,
                 init21: torch.Tensor | None, t: Time) -> tuple[torch.Tensor, ...]:
