@@ -137,7 +137,7 @@ def test_learned_model_and_vgg_are_loaded(tmp_path):
     assert free.model is None and free.vgg is None and free.sgm_options.features == "colour"
 
 
-def test_memory_options_reach_the_model(tmp_path, capsys):
+def test_memory_options_reach_the_model(tmp_path, folder, capsys):
     from tests.support.model_files import write_model_file
 
     model = write_model_file(tmp_path / "m.safetensors")
@@ -153,5 +153,5 @@ def test_memory_options_reach_the_model(tmp_path, capsys):
         with pytest.raises(Exception) as info:
             build_interpolator(build_parser().parse_args(base + bad))
         assert type(info.value).__name__ == "InputError"
-    assert _cli("x", "y", "--correlation", "on-demand", "--memory-budget", "-1") == 2
+    assert _cli(folder, tmp_path / "o", "--correlation", "on-demand", "--memory-budget", "-1") == 2
     assert "--memory-budget" in capsys.readouterr().err
