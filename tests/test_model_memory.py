@@ -62,12 +62,12 @@ def test_auto_plan_follows_the_budget():
     small, large = (1, 67, 120), (1, 135, 240)  # 960x540 and 1920x1080 on the 1/8 grid
     auto = MemoryOptions()
     assert auto.plan(*small, cpu) == auto.plan(*small, cpu)
-    plan = auto.plan(*small, cpu)  # 259 MB map fits 512 MB, 341 MB volume does not fit what is left
-    assert (plan.on_demand, plan.efficient) == (True, False)
+    plan = auto.plan(*small, cpu)  # 259 MB map + 341 MB volume fit the 1 GiB default
+    assert (plan.on_demand, plan.efficient) == (False, False)
     plan = auto.plan(*large, cpu)
     assert (plan.on_demand, plan.efficient) == (True, True)
-    roomy = MemoryOptions(budget="2GB")
-    assert (roomy.plan(*small, cpu).on_demand, roomy.plan(*small, cpu).efficient) == (False, False)
+    tight = MemoryOptions(budget="400MB").plan(*small, cpu)  # the map fits, the volume not what is left
+    assert (tight.on_demand, tight.efficient) == (True, False)
     without_gma = MemoryOptions(budget=400 * 2**20).plan(*small, cpu, attention=False)
     assert (without_gma.on_demand, without_gma.efficient) == (False, False)
     asked = []

@@ -64,7 +64,7 @@ def add_interpolate_parser(subparsers: argparse._SubParsersAction) -> argparse.A
                    help="autocast dtype (fp16: CUDA only; bf16: CUDA or CPU)")
     p.add_argument("--memory-budget", type=float, default=None, metavar="GB",
                    help="memory the model's correlation volume and attention map may take before it "
-                        "switches to their slower linear-memory forms (default: 0.5 on CPU, half the "
+                        "switches to their linear-memory forms (default: 1 on CPU, half the "
                         "free GPU memory on CUDA)")
     p.add_argument("--correlation", choices=["auto", "all-pairs", "on-demand"], default="auto",
                    help="force the correlation mode (same results; on-demand: memory linear in pixels)")
