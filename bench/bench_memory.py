@@ -1,26 +1,36 @@
-"""Peak memory (and wall time) of a command-line run vs frame size and vs clip length.
+"""Peak memory and wall time of the learned path and the weight-free path vs frame size.
 
-Each measurement runs the command in a fresh child process and samples the peak resident set size
-of the child and its descendants (``VmHWM`` in ``/proc/<pid>/status``, every 10 ms; the high-water
-mark only grows, so a sample taken shortly before exit holds the peak). ``ru_maxrss`` from
-``os.wait4`` is not used on Linux: a spawned child inherits the parent's high-water mark at ``exec``,
-so it would report the benchmark process's own size. Elsewhere it is the fallback.
-Inputs are synthetic cartoon clips (drawings held on twos) written as PNG folders or videos.
+Default (``--paths learned,weight-free --sizes 960x540,1920x1080,3840x2160``): for every size and
+path, a fresh child process (``--child``) makes one in-between of a synthetic pair and reports its
+seconds (work only, not imports or model building) and, on CUDA, the peak allocated memory; the
+parent samples the child's peak resident set size.
 
-The command is a template; ``{python}``, ``{input}``, ``{out}`` and ``{method}`` are filled in.
-The default measures the evaluation CLI on the clip (cut into triplets, one method), which is the
-bounded-memory streaming path that ``animeinterp interpolate`` will share; point ``--command`` at
-that command once it exists, e.g.::
+* ``learned``: the AFI model with random weights (memory and speed do not depend on the values, see
+  ``bench_model._model``), random frames and a random init flow: ``estimate`` + ``synthesize(0.5)``.
+  ``--correlation``, ``--attention`` and ``--memory-budget`` are passed to the model.
+* ``weight-free``: :class:`~comfyui_animeinterp.core.pipeline.Interpolator` without a model (SGM
+  with colour features, DIS refinement, splat blending) on a synthetic cartoon pair.
 
-    python bench/bench_memory.py --command "animeinterp interpolate --input {input} --out {out}"
+Peak RSS is ``VmHWM`` of the child and its descendants from ``/proc/<pid>/status``, sampled every
+10 ms (the high-water mark only grows, so a sample taken shortly before exit holds the peak).
+``ru_maxrss`` from ``os.wait4`` is not used on Linux: a spawned child inherits the parent's
+high-water mark at ``exec``. Elsewhere it is the fallback.
 
-Usage: ``python bench/bench_memory.py [--sizes 960x540,1920x1080] [--lengths 12,48,192] [--methods dis,blend]``
+``--command TEMPLATE`` instead measures a command line vs frame size and clip length on synthetic
+cartoon clips (PNG folders or videos); ``{python}``, ``{input}``, ``{out}`` and ``{method}`` are
+filled in, e.g.::
+
+    python bench/bench_memory.py --command "animeinterp interpolate {input} {out}" --methods x
+
+Usage: ``python bench/bench_memory.py [--sizes 960x540,1920x1080] [--paths learned]
+[--correlation auto|all-pairs|on-demand] [--attention auto|full|efficient] [--memory-budget GB]``
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -49,11 +59,16 @@ def _vm_hwm_kb(pid: int) -> int:
     return total
 
 
-def measure(command: list[str], timeout: float | None = None, env: dict | None = None) -> dict:
-    """Run ``command`` in a child process; return ``peak_rss_mb``, ``wall_s`` and ``returncode``."""
+def measure(command: list[str], timeout: float | None = None, env: dict | None = None,
+            capture_stdout: bool = False) -> dict:
+    """Run ``command`` in a child process; return ``peak_rss_mb``, ``wall_s`` and ``returncode``.
+
+    With ``capture_stdout`` (for children that print a short result) also ``stdout``.
+    """
     use_proc = os.path.isdir("/proc/self")
     start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    child = subprocess.Popen(command, stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=env)
     deadline = None if timeout is None else start + timeout
     peak_kb = 0
     while True:
@@ -68,12 +83,17 @@ def measure(command: list[str], timeout: float | None = None, env: dict | None =
             break
         time.sleep(0.01)
     wall = time.perf_counter() - start
+    stdout = child.stdout.read().decode(errors="replace") if child.stdout else ""
     stderr = child.stderr.read().decode(errors="replace") if child.stderr else ""
-    child.stderr.close()
+    for stream in (child.stdout, child.stderr):
+        if stream:
+            stream.close()
     if not use_proc:
         peak_kb = usage.ru_maxrss / (1024 if sys.platform == "darwin" else 1)  # macOS reports bytes
     code = os.waitstatus_to_exitcode(status)
     out = {"peak_rss_mb": round(peak_kb / 1024, 1), "wall_s": round(wall, 3), "returncode": code}
+    if capture_stdout:
+        out["stdout"] = stdout[-2000:]
     if code != 0:
         out["stderr_tail"] = stderr[-600:]
     return out
@@ -103,8 +123,99 @@ def _sizes(text: str) -> list[tuple[int, int]]:
     return [tuple(int(v) for v in s.lower().split("x")) for s in text.split(",") if s]  # type: ignore[misc]
 
 
-def run(args: argparse.Namespace) -> dict:
-    template = args.command or DEFAULT_COMMAND
+PATHS = ("learned", "weight-free")
+DEFAULT_SIZES = "960x540,1920x1080,3840x2160"
+
+
+def _child(args: argparse.Namespace) -> dict:
+    """One in-between on ``args.child``'s path in this process; ``{"seconds", "peak_cuda_mb"}``."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    w, h = _sizes(args.sizes)[0]
+    device = args.device
+    if args.child == "learned":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_model
+
+        model = bench_model._model("afi", device, args.dtype)
+        budget = None if args.memory_budget is None else args.memory_budget * 2**30
+        options = {k: v for k, v in (("correlation", args.correlation), ("attention", args.attention),
+                                     ("memory_budget", budget)) if v is not None}
+        if options:
+            model.set_memory_options(**options)
+        if args.iterations is not None:
+            from comfyui_animeinterp.core.model.compat import CheckpointCompat
+
+            model.flow_net.compat = CheckpointCompat(iterations=args.iterations)
+        inputs = bench_model._inputs(h, w, device)
+        bench_model._sync(device)
+        start = time.perf_counter()
+        state = model.estimate(*inputs)
+        model.synthesize(state, 0.5)
+        bench_model._sync(device)
+    else:
+        from comfyui_animeinterp.core.data.synthetic import make_triplet
+        from comfyui_animeinterp.core.pipeline import Interpolator
+
+        tri = make_triplet(h, w, seed=0)
+        interp = Interpolator(None, device=device)
+        start = time.perf_counter()
+        interp.interpolate(tri.frame1, tri.frame3, [0.5])
+    seconds = time.perf_counter() - start
+    cuda = device.startswith("cuda")
+    return {"seconds": round(seconds, 2),
+            "peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20) if cuda else None}
+
+
+def _child_command(args: argparse.Namespace, path: str, w: int, h: int) -> list[str]:
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", path, "--sizes", f"{w}x{h}",
+           "--threads", str(args.threads), "--device", args.device, "--dtype", args.dtype]
+    for flag in ("correlation", "attention", "memory_budget", "iterations"):
+        value = getattr(args, flag)
+        if value is not None:
+            cmd += [f"--{flag.replace('_', '-')}", str(value)]
+    return cmd
+
+
+def run_paths(args: argparse.Namespace) -> dict:
+    """Peak RSS / seconds / peak CUDA memory per (size, path), each in a fresh child process."""
+    import torch
+
+    rows = []
+    for w, h in _sizes(args.sizes):
+        for path in args.paths.split(","):
+            if path not in PATHS:
+                raise SystemExit(f"unknown path {path!r}; expected some of {PATHS}")
+            measured = measure(_child_command(args, path, w, h), args.timeout, capture_stdout=True)
+            row = {"path": path, "size": f"{w}x{h}", "peak_rss_mb": measured["peak_rss_mb"],
+                   "process_wall_s": measured["wall_s"], "returncode": measured["returncode"]}
+            if measured["returncode"] == 0 and measured.get("stdout"):
+                row.update(json.loads(measured["stdout"].strip().splitlines()[-1]))
+            elif "stderr_tail" in measured:
+                row["error"] = measured["stderr_tail"].strip().splitlines()[-1:]
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+    return {
+        "bench": "memory",
+        "what": "one in-between per child process; learned = AFI with random weights (estimate + synthesize)",
+        "device": args.device,
+        "dtype": args.dtype,
+        "threads": args.threads,
+        "correlation": args.correlation or "default",
+        "attention": args.attention or "default",
+        "memory_budget_gb": args.memory_budget,
+        "iterations": args.iterations or "12 (the checkpoints')",
+        "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        "table": rows,
+    }
+
+
+def run_command(args: argparse.Namespace) -> dict:
+    """The ``--command`` sweep: a command line vs frame size and clip length."""
+    template = args.command
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
         root = Path(tmp)
@@ -119,27 +230,41 @@ def run(args: argparse.Namespace) -> dict:
                                                   out=shlex.quote(str(out)), method=method))
                 rows.append({"scenario": scenario, "size": f"{w}x{h}", "frames": n, "method": method,
                              **measure(cmd, args.timeout)})
-    return {
-        "bench": "memory",
-        "command": template,
-        "input_kind": args.input_kind,
-        "device": "cpu",
-        "python": sys.version.split()[0],
-        "table": rows,
-    }
+    return {"bench": "memory", "command": template, "input_kind": args.input_kind, "device": "cpu",
+            "python": sys.version.split()[0], "table": rows}
+
+
+def run(args: argparse.Namespace) -> dict:
+    return run_command(args) if args.command else run_paths(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", default="960x540,1920x1080", help="comma-separated WxH (first = size of the length sweep)")
-    p.add_argument("--frames", type=int, default=12, help="clip length of the resolution sweep")
-    p.add_argument("--lengths", default="12,48,192", help="clip lengths of the length sweep")
-    p.add_argument("--methods", default="dis,blend")
-    p.add_argument("--input-kind", choices=("png", "video"), default="png")
-    p.add_argument("--command", default=None, help="command template (see the module docstring)")
-    p.add_argument("--timeout", type=float, default=1800.0)
+    p.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated WxH (just some sizes: list them)")
+    p.add_argument("--paths", default=",".join(PATHS), help="comma-separated: learned, weight-free")
+    p.add_argument("--correlation", default=None, choices=("auto", "all-pairs", "on-demand"),
+                   help="learned path: correlation mode (default: the model's)")
+    p.add_argument("--attention", default=None, choices=("auto", "full", "efficient"),
+                   help="learned path: GMA attention mode (default: the model's)")
+    p.add_argument("--memory-budget", type=float, default=None, metavar="GB",
+                   help="learned path: memory budget of the auto modes, GB (default: the model's)")
+    p.add_argument("--iterations", type=int, default=None,
+                   help="learned path: refinement iterations (memory probe on a slow machine: every "
+                        "iteration holds the same memory, but the seconds are then not comparable)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
+    p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"), help="learned path autocast")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--timeout", type=float, default=1800.0, help="per child process, seconds")
+    p.add_argument("--child", default=None, choices=PATHS, help=argparse.SUPPRESS)
+    cli = p.add_argument_group("--command sweep")
+    cli.add_argument("--command", default=None, help=f"command template, e.g. {DEFAULT_COMMAND!r}")
+    cli.add_argument("--frames", type=int, default=12, help="clip length of the resolution sweep")
+    cli.add_argument("--lengths", default="12,48,192", help="clip lengths of the length sweep")
+    cli.add_argument("--methods", default="dis,blend")
+    cli.add_argument("--input-kind", choices=("png", "video"), default="png")
     return p
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(build_parser().parse_args()), indent=2))
+    parsed = build_parser().parse_args()
+    print(json.dumps(_child(parsed) if parsed.child else run(parsed), indent=2 if not parsed.child else None))

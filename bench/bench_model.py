@@ -144,6 +144,8 @@ class StageTimer:
         self._hook(model.synthesis, "gridnet")
         self._wrap(corr.CorrelationPyramid, "__init__", "correlation_build")
         self._wrap(corr.CorrelationPyramid, "__call__", "correlation_lookup")
+        self._wrap(corr.OnDemandCorrelation, "__init__", "correlation_build")
+        self._wrap(corr.OnDemandCorrelation, "__call__", "correlation_lookup")
         self._wrap(flownet, "convex_upsample", "upsampling")
         self._wrap(flownet.FlowNet, "_to_full_size", "upsampling")
         self._wrap(interpolator, "_warp_pair", "splat")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -90,6 +90,16 @@ def intermediate_device() -> torch.device:
     if mm is not None:
         return mm.intermediate_device()
     return torch.device("cpu")
+
+
+def memory_budget() -> Callable[[torch.device], float] | None:
+    """The learned flow net's memory budget inside ComfyUI: ``device -> bytes``, half of what its
+    model management reports free there at each forward (None outside ComfyUI: the library's
+    own default applies)."""
+    mm = _optional("comfy.model_management")
+    if mm is None or not hasattr(mm, "get_free_memory"):
+        return None
+    return lambda device: 0.5 * float(mm.get_free_memory(device))
 
 
 def soft_empty_cache() -> None:

@@ -131,7 +131,11 @@ def load_interpolator(name_or_path: str, device: torch.device, dtype: torch.dtyp
     from ..core.model import load_model
 
     path = resolve(name_or_path)
-    return _cached(("model", str(path), str(device), str(dtype)), lambda: load_model(path, device, dtype))
+    model = _cached(("model", str(path), str(device), str(dtype)), lambda: load_model(path, device, dtype))
+    budget = comfy_env.memory_budget()
+    if budget is not None:  # the memory modes follow what ComfyUI reports free at each forward
+        model.set_memory_options(memory_budget=budget)
+    return model
 
 
 def release_all() -> int:

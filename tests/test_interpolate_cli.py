@@ -134,3 +134,23 @@ def test_learned_model_and_vgg_are_loaded(tmp_path):
     assert interp.sgm_options.working_size == (960, 540)
     free = build_interpolator(argparse.Namespace(**{**vars(args), "weight_free": True, "matching": None}))
     assert free.model is None and free.vgg is None and free.sgm_options.features == "colour"
+
+
+def test_memory_options_reach_the_model(tmp_path, folder, capsys):
+    from tests.support.model_files import write_model_file
+
+    model = write_model_file(tmp_path / "m.safetensors")
+    base = ["interpolate", "a", "b", "--weights", str(model), "--matching", "colour", "--device", "cpu"]
+    interp = build_interpolator(build_parser().parse_args(
+        base + ["--memory-budget", "1.5", "--correlation", "on-demand", "--attention", "efficient", "--dtype", "bf16"]))
+    memory = interp.model.memory
+    assert (memory.correlation, memory.attention, memory.budget) == ("on-demand", "efficient", int(1.5 * 2**30))
+    assert interp.model.autocast_dtype is not None  # bf16 autocast runs on the CPU too
+    default = build_interpolator(build_parser().parse_args(base)).model.memory
+    assert (default.correlation, default.attention, default.budget) == ("auto", "auto", None)
+    for bad in (["--memory-budget", "0"], ["--dtype", "fp16"]):
+        with pytest.raises(Exception) as info:
+            build_interpolator(build_parser().parse_args(base + bad))
+        assert type(info.value).__name__ == "InputError"
+    assert _cli(folder, tmp_path / "o", "--correlation", "on-demand", "--memory-budget", "-1") == 2
+    assert "--memory-budget" in capsys.readouterr().err

@@ -111,3 +111,26 @@ def test_one_estimate_serves_every_t(variant_setup, inputs):
     _close(it_half, ref["128x160.sgm_t0.5.It"], FRAME_ATOL, f"{variant} synthesize t=0.5")
     _close(it_quarter, ref["128x160.sgm_t0.25.It"], FRAME_ATOL, f"{variant} synthesize t=0.25")
     assert (it_half - it_quarter).abs().max() > 1e-3  # t really changes the frame
+
+
+MEMORY_MODES = [("on-demand", "full"), ("all-pairs", "efficient"), ("on-demand", "efficient")]
+
+
+@pytest.mark.parametrize("correlation,attention", MEMORY_MODES, ids=[f"{c}-{a}" for c, a in MEMORY_MODES])
+@pytest.mark.parametrize("size,case,t,with_init", CASES, ids=[f"{s}-{c}" for s, c, _, _ in CASES])
+def test_forward_matches_original_with_memory_modes_forced(variant_setup, inputs, size, case, t, with_init,
+                                                           correlation, attention):
+    """On-demand correlation and memory-efficient attention reproduce the original too."""
+    variant, model, ref = variant_setup
+    model.set_memory_options(correlation, attention)
+    try:
+        plan = model.memory.plan(1, 16, 16, torch.device("cpu"), variant == "afi")
+        assert plan.on_demand == (correlation == "on-demand")
+        assert plan.efficient == (attention == "efficient" and variant == "afi")
+        with torch.no_grad():
+            it, f12, f21, _, _ = model(*_frames(inputs, size, with_init), t)
+    finally:
+        model.set_memory_options("auto", "auto")
+    _close(f12, ref[f"{size}.{case}.F12"], FLOW_ATOL, f"{variant} {size} {case} {correlation}/{attention} F12")
+    _close(f21, ref[f"{size}.{case}.F21"], FLOW_ATOL, f"{variant} {size} {case} {correlation}/{attention} F21")
+    _close(it, ref[f"{size}.{case}.It"], FRAME_ATOL, f"{variant} {size} {case} {correlation}/{attention} It")

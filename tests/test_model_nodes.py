@@ -162,3 +162,19 @@ def test_progress_cancel_and_errors(clip, clip_flow, fake_comfy):
     v = AnimeInterpSplatSynthesize.check_inputs
     assert v(2, "") is True and v(2, "0.2, 0.4") is True and v(None, None) is True
     assert v(2, "0.5, 1.5") is not True and v(2, "a") is not True and v(1, "") is not True
+
+
+def test_loaded_model_follows_comfyuis_free_memory(fake_comfy, tmp_path):
+    """Inside ComfyUI the flow net's memory budget is half of what model management reports free."""
+    import torch
+    from comfyui_animeinterp.nodes import model_cache
+
+    from tests.support.model_files import write_model_file
+
+    path = tmp_path / "m.safetensors"
+    write_model_file(path)
+    model = model_cache.load_interpolator(str(path), torch.device("cpu"), torch.float32)
+    fake_comfy.free_bytes = 8 << 30
+    assert model.flow_net.memory.budget_bytes(torch.device("cpu")) == 4 << 30
+    fake_comfy.free_bytes = 2 << 30
+    assert model.flow_net.memory.budget_bytes(torch.device("cpu")) == 1 << 30

@@ -60,7 +60,16 @@ def add_interpolate_parser(subparsers: argparse._SubParsersAction) -> argparse.A
     p.add_argument("--no-held", action="store_true", help="treat every frame as a new drawing")
     p.add_argument("--no-cuts", action="store_true", help="do not detect scene cuts")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1 ...")
-    p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="autocast dtype on CUDA")
+    p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32",
+                   help="autocast dtype (fp16: CUDA only; bf16: CUDA or CPU)")
+    p.add_argument("--memory-budget", type=float, default=None, metavar="GB",
+                   help="memory the model's correlation volume and attention map may take before it "
+                        "switches to their linear-memory forms (default: 1 on CPU, half the "
+                        "free GPU memory on CUDA)")
+    p.add_argument("--correlation", choices=["auto", "all-pairs", "on-demand"], default="auto",
+                   help="force the correlation mode (same results; on-demand: memory linear in pixels)")
+    p.add_argument("--attention", choices=["auto", "full", "efficient"], default="auto",
+                   help="force the GMA attention mode (same results; efficient: memory linear in pixels)")
     p.add_argument("--ext", choices=["png", "jpg", "webp"], default="png",
                    help="image format of a folder OUT")
     p.add_argument("--codec", default="mp4v", help="FourCC of a video OUT (mp4v; FFV1 in .mkv is lossless)")
@@ -119,15 +128,19 @@ def build_interpolator(args: argparse.Namespace):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"--device {args.device}: no CUDA GPU is available; use --device cpu")
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[args.dtype]
-    if dtype != torch.float32 and device.type != "cuda":
-        raise InputError(f"--dtype {args.dtype} needs a CUDA device (autocast); use fp32 on {device}")
+    if dtype == torch.float16 and device.type != "cuda":
+        raise InputError(f"--dtype {args.dtype} needs a CUDA device (autocast); use fp32 or bf16 on {device}")
+    if args.memory_budget is not None and not args.memory_budget > 0:
+        raise InputError(f"--memory-budget must be a positive number of GB, got {args.memory_budget:g}")
+    budget = None if args.memory_budget is None else args.memory_budget * 2**30
     matching = args.matching or ("colour" if args.weight_free else "vgg")
     model = vgg = None
     if not args.weight_free:
         from ..model import load_model
         from ..weights.resolve import resolve_weight
 
-        model = load_model(resolve_weight(args.weights or DEFAULT_WEIGHTS), device, dtype)
+        model = load_model(resolve_weight(args.weights or DEFAULT_WEIGHTS), device, dtype,
+                           correlation=args.correlation, attention=args.attention, memory_budget=budget)
     if matching == "vgg":
         from ..features.vgg19 import load_vgg19
         from ..weights.resolve import resolve_weight

@@ -9,15 +9,17 @@ Public API::
 One module per concept: ``encoder`` (flow-net features), ``corr`` (correlation pyramid),
 ``attention`` (GMA), ``update`` (motion encoder, GRU, heads), ``upsample`` (convex x8),
 ``flownet`` (the iteration loop), ``features`` (warped feature pyramid), ``gridnet`` (synthesis),
-``padding`` (any input size), ``compat`` (the original's quirks), ``interpolator`` (top level).
+``padding`` (any input size), ``compat`` (the original's quirks), ``memory`` (all-pairs / on-demand
+correlation, full / efficient attention), ``interpolator`` (top level).
 """
 from .build import WEIGHTS_FORMAT, build_model, load_model, read_metadata
 from .compat import CHECKPOINT_COMPAT, CheckpointCompat
 from .flownet import FlowNet, FlowPair
 from .interpolator import LearnedInterpolator, PairState
+from .memory import MemoryOptions
 from .variants import VARIANTS, ModelVariant
 
 __all__ = [
     "build_model", "load_model", "read_metadata", "WEIGHTS_FORMAT", "LearnedInterpolator", "PairState",
-    "FlowNet", "FlowPair", "CheckpointCompat", "CHECKPOINT_COMPAT", "VARIANTS", "ModelVariant",
+    "FlowNet", "FlowPair", "CheckpointCompat", "CHECKPOINT_COMPAT", "VARIANTS", "ModelVariant", "MemoryOptions",
 ]

@@ -4,12 +4,23 @@
 flow-net call; :class:`MotionAggregator` uses it in every iteration to add attention-weighted
 motion features: ``out = motion + gamma * (attention @ to_value(motion))``.
 
+Two ways to apply the attention give the same numbers (up to float rounding):
+
+* :class:`FullAttention` keeps the softmax map, ``(hw)^2`` floats (258 MB at 960x540, 4.2 GB at
+  1920x1080), and multiplies by it in every iteration;
+* :class:`EfficientAttention` keeps only the queries and keys and recomputes
+  ``softmax(QK^T) V`` blockwise in every iteration with ``scaled_dot_product_attention``: memory
+  linear in the pixels, about twice the arithmetic of the map's products.
+
 The relative position embedding of the original (``att.pos_emb.*``) is unused in content-only
 mode; its keys are dropped by the converter.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 SOFTMAX_ROWS = 512
@@ -30,11 +41,8 @@ class ContextAttention(nn.Module):
         self.to_query_key = nn.Conv2d(dim, 2 * dim, 1, bias=False)
 
     def forward(self, context: torch.Tensor) -> torch.Tensor:
-        n, _, h, w = context.shape
-        query, key = self.to_query_key(context).chunk(2, dim=1)
-        query = self.scale * query.reshape(n, self.dim, h * w).transpose(1, 2)
-        key = key.reshape(n, self.dim, h * w)
-        similarity = torch.matmul(query, key).float()  # softmax in fp32, also under autocast
+        query, key = self.queries_keys(context)
+        similarity = torch.matmul(query, key.transpose(1, 2)).float()  # softmax in fp32, also under autocast
         if similarity.requires_grad:
             return similarity.softmax(dim=-1)
         # Without autograd, in place by row blocks: the (hw x hw) map is the largest tensor of the
@@ -44,12 +52,52 @@ class ContextAttention(nn.Module):
             block.copy_(block.softmax(dim=-1))
         return similarity
 
+    def queries_keys(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(N, C, h, w)`` context -> scaled queries and keys, both ``(N, h*w, C)``."""
+        n, _, h, w = context.shape
+        query, key = self.to_query_key(context).chunk(2, dim=1)
+        query = self.scale * query.reshape(n, self.dim, h * w).transpose(1, 2)
+        return query, key.reshape(n, self.dim, h * w).transpose(1, 2)
+
+    def prepare(self, context: torch.Tensor, efficient: bool) -> "FullAttention | EfficientAttention":
+        """The attention of one flow-net call, as a map (``efficient=False``) or recomputed per use."""
+        if efficient:
+            return EfficientAttention(*self.queries_keys(context))
+        return FullAttention(self(context))
+
+
+@dataclass
+class FullAttention:
+    """A materialised attention map ``(N, hw, hw)`` (rows = queries, summing to 1)."""
+
+    weights: torch.Tensor
+
+    def aggregate(self, value: torch.Tensor) -> torch.Tensor:
+        """``(N, C, hw)`` values -> ``(N, C, hw)`` attention-weighted sums."""
+        # (attention @ V)^T = V^T @ attention^T: comes out channels-first, and is the faster GEMM.
+        return torch.matmul(value, self.weights.transpose(1, 2))
+
+
+@dataclass
+class EfficientAttention:
+    """The attention as scaled queries and keys ``(N, hw, C)``; the map is never materialised."""
+
+    query: torch.Tensor
+    key: torch.Tensor
+
+    def aggregate(self, value: torch.Tensor) -> torch.Tensor:
+        """``(N, C, hw)`` values -> ``(N, C, hw)``: ``softmax(Q K^T) V``, blockwise (fused kernel)."""
+        dtype = value.dtype
+        query, key = self.query.to(dtype)[:, None], self.key.to(dtype)[:, None]
+        out = F.scaled_dot_product_attention(query, key, value.transpose(1, 2)[:, None], scale=1.0)
+        return out[:, 0].transpose(1, 2)
+
 
 class MotionAggregator(nn.Module):
     """Adds globally aggregated motion features: ``motion + gamma * attention @ V(motion)``.
 
-    Inputs: attention ``(N, h*w, h*w)``, motion features ``(N, C, h, w)``.
-    Output: ``(N, C, h, w)``.
+    Inputs: attention (a :class:`FullAttention` / :class:`EfficientAttention`, or an ``(N, h*w, h*w)``
+    map), motion features ``(N, C, h, w)``. Output: ``(N, C, h, w)``.
     """
 
     def __init__(self, dim: int = 128) -> None:
@@ -57,9 +105,11 @@ class MotionAggregator(nn.Module):
         self.to_value = nn.Conv2d(dim, dim, 1, bias=False)
         self.gamma = nn.Parameter(torch.zeros(1))
 
-    def forward(self, attention: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+    def forward(self, attention: "FullAttention | EfficientAttention | torch.Tensor",
+                motion: torch.Tensor) -> torch.Tensor:
         n, c, h, w = motion.shape
+        if isinstance(attention, torch.Tensor):
+            attention = FullAttention(attention)
         value = self.to_value(motion).reshape(n, c, h * w)
-        # (attention @ V)^T = V^T @ attention^T: comes out channels-first, and is the faster GEMM.
-        aggregated = torch.matmul(value, attention.transpose(1, 2)).reshape(n, c, h, w)
+        aggregated = attention.aggregate(value).reshape(n, c, h, w)
         return motion + self.gamma * aggregated

@@ -12,7 +12,8 @@ import torch
 from ..errors import InputError, WeightsError
 from ..weights.finite import require_finite
 from .compat import CHECKPOINT_COMPAT, CheckpointCompat
-from .interpolator import AUTOCAST_DTYPES, LearnedInterpolator
+from .interpolator import AUTOCAST_DTYPES, CPU_AUTOCAST_DTYPES, LearnedInterpolator
+from .memory import Budget
 from .variants import VARIANTS
 
 WEIGHTS_FORMAT = "comfyui-animeinterp/1"
@@ -22,9 +23,11 @@ FLOWNET_ONLY_VARIANT = "gma"
 """Variant tag of converted GMA files: flow-net weights only, to be combined with AnimeInterp's."""
 
 
-def build_model(variant: str = "afi", compat: CheckpointCompat = CHECKPOINT_COMPAT) -> LearnedInterpolator:
-    """A randomly initialised :class:`LearnedInterpolator` of ``variant`` (``"afi"``/``"animeinterp"``)."""
-    return LearnedInterpolator(variant, compat)
+def build_model(variant: str = "afi", compat: CheckpointCompat = CHECKPOINT_COMPAT, correlation: str = "auto",
+                attention: str = "auto", memory_budget: Budget = None) -> LearnedInterpolator:
+    """A randomly initialised :class:`LearnedInterpolator` of ``variant`` (``"afi"``/``"animeinterp"``);
+    the memory options are those of :meth:`.LearnedInterpolator.set_memory_options`."""
+    return LearnedInterpolator(variant, compat, correlation, attention, memory_budget)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -41,27 +44,30 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
-               dtype: torch.dtype = torch.float32) -> LearnedInterpolator:
+               dtype: torch.dtype = torch.float32, correlation: str = "auto", attention: str = "auto",
+               memory_budget: Budget = None) -> LearnedInterpolator:
     """Load one of our converted weight files, strictly, in eval mode.
 
     Args:
         path: a ``.safetensors`` file written by :func:`..weights.convert.convert_file`.
         device: where to put the model.
-        dtype: ``torch.float32`` (default), or ``float16`` / ``bfloat16`` for autocast on CUDA
-            (parameters stay fp32).
+        dtype: ``torch.float32`` (default), ``bfloat16`` for autocast (CPU or CUDA) or ``float16``
+            for autocast on CUDA (parameters stay fp32).
+        correlation, attention, memory_budget: the flow net's memory modes
+            (:meth:`.LearnedInterpolator.set_memory_options`).
 
     Raises:
         WeightsError: unreadable file, foreign format, unknown variant, missing / unexpected /
             mis-shaped keys (all listed), NaN or infinite values (the tensors named).
-        InputError: a half dtype on a non-CUDA device, or an unsupported dtype.
+        InputError: float16 on a non-CUDA device, an unsupported dtype or memory option.
     """
     from safetensors.torch import load_file
 
     device = torch.device(device)
     if dtype != torch.float32 and dtype not in AUTOCAST_DTYPES:
         raise InputError(f"dtype must be torch.float32, float16 or bfloat16, got {dtype}")
-    if dtype in AUTOCAST_DTYPES and device.type != "cuda":
-        raise InputError(f"{dtype} runs only on CUDA (autocast); use torch.float32 on {device.type}")
+    if dtype in AUTOCAST_DTYPES and device.type != "cuda" and dtype not in CPU_AUTOCAST_DTYPES:
+        raise InputError(f"{dtype} runs only on CUDA (autocast); use torch.float32 or bfloat16 on {device.type}")
 
     meta = read_metadata(path)
     if meta.get("format") != WEIGHTS_FORMAT:
@@ -80,6 +86,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
     require_finite(state, str(path))
     model.load_state_dict(state, strict=True)
     model.autocast_dtype = None if dtype == torch.float32 else dtype
+    model.set_memory_options(correlation, attention, memory_budget)
     return model.eval().to(device)
 
 

@@ -11,6 +11,9 @@ the original computation including the quirks listed in ``compat.py``:
 
 Frames smaller than 128 px per side (where the original gives NaN) are padded internally.
 Frames are expected in [-1, 1] (quirk 5; :func:`..interpolator.to_signed`).
+
+The correlation volume and the GMA map are quadratic in the pixels; :attr:`FlowNet.memory`
+(:class:`.memory.MemoryOptions`) chooses, per call, between them and their linear-memory forms.
 """
 from __future__ import annotations
 
@@ -22,10 +25,11 @@ from torch import nn
 
 from ..errors import InputError
 from ..progress import checkpoint
-from .attention import ContextAttention
+from .attention import ContextAttention, EfficientAttention, FullAttention
 from .compat import CHECKPOINT_COMPAT, CheckpointCompat
-from .corr import CorrelationPyramid
+from .corr import CorrelationPyramid, OnDemandCorrelation
 from .encoder import FeatureEncoder
+from .memory import MemoryOptions
 from .padding import CentredPadding
 from .update import UpdateBlock
 from .upsample import convex_upsample
@@ -84,6 +88,9 @@ class FlowNet(nn.Module):
         encoder_norm: ``"none"`` (AnimeInterp) or ``"instance"`` (AFI).
         global_motion: add the GMA attention / aggregation branch.
         compat: numerics knobs (:data:`~.compat.CHECKPOINT_COMPAT` reproduces the checkpoints).
+
+    Attributes:
+        memory: correlation / attention modes (:class:`~.memory.MemoryOptions`; default auto).
     """
 
     def __init__(self, encoder_norm: str = "instance", global_motion: bool = True,
@@ -93,6 +100,7 @@ class FlowNet(nn.Module):
         self.encoder = FeatureEncoder(encoder_norm, HIDDEN + CONTEXT)
         self.attention = ContextAttention(CONTEXT) if global_motion else None
         self.update = UpdateBlock(global_motion, HIDDEN, CONTEXT)
+        self.memory = MemoryOptions()
 
     def forward(self, image1: torch.Tensor, image2: torch.Tensor,
                 flow_init: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -168,11 +176,14 @@ class FlowNet(nn.Module):
         n, _, gh, gw = fmap1.shape
         init_low = downsample_init(flow_init, gh, gw) if flow_init is not None else None
 
-        corr = CorrelationPyramid(fmap1, fmap2, align_corners=self.compat.lookup_align_corners)
+        plan = self.memory.plan(n, gh, gw, fmap1.device, self.attention is not None,
+                                self.compat.lookup_align_corners)
+        lookup = OnDemandCorrelation if plan.on_demand else CorrelationPyramid
+        corr = lookup(fmap1, fmap2, align_corners=self.compat.lookup_align_corners)
         hidden, context = torch.split(fmap1, [HIDDEN, CONTEXT], dim=1)  # quirk 8: context = fnet
         hidden = torch.tanh(hidden).contiguous(memory_format=ITERATION_LAYOUT)
         context = torch.relu(context).contiguous(memory_format=ITERATION_LAYOUT)
-        attention = self.attention(context) if self.attention is not None else None
+        attention = self.attention.prepare(context, plan.efficient) if self.attention is not None else None
 
         coords0 = coords_grid(n, gh, gw, fmap1.device).contiguous(memory_format=ITERATION_LAYOUT)
         coords1, hidden = self._iterate(coords0, init_low, corr, hidden, context, attention)
@@ -181,9 +192,9 @@ class FlowNet(nn.Module):
         flow = convex_upsample((coords1 - coords0).contiguous(), mask)
         return self._to_full_size(flow, height, width), init_low
 
-    def _iterate(self, coords0: torch.Tensor, init_low: torch.Tensor | None, corr: CorrelationPyramid,
-                 hidden: torch.Tensor, context: torch.Tensor, attention: torch.Tensor | None
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _iterate(self, coords0: torch.Tensor, init_low: torch.Tensor | None,
+                 corr: CorrelationPyramid | OnDemandCorrelation, hidden: torch.Tensor, context: torch.Tensor,
+                 attention: FullAttention | EfficientAttention | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The recurrent refinement; returns the final coordinates and hidden state."""
         coords1 = coords0
         if init_low is not None:

@@ -30,13 +30,24 @@ from .compat import CHECKPOINT_COMPAT, CheckpointCompat
 from .features import FeaturePyramid
 from .flownet import FlowNet
 from .gridnet import GridNet
+from .memory import Budget, MemoryOptions
 from .padding import CentredPadding
 from .variants import get_variant
 
 SYNTHESIS_MULTIPLE = 4
 """GridNet downsamples twice by 2 and upsamples back, so its input sides must be multiples of 4."""
 
+SYNTHESIS_BAND_PIXELS = 600_000
+"""GridNet runs on horizontal bands of about this many output pixels (larger frames only): its
+activations then stay bounded; everything else in synthesis is linear and held once."""
+
+SYNTHESIS_MARGIN = 96
+"""Rows of context above and below each band; GridNet's receptive field reaches less than 64 rows
+(a band with 64 rows of margin is bit-identical to the whole picture), 96 keeps a safety margin."""
+
 AUTOCAST_DTYPES = (torch.float16, torch.bfloat16)
+CPU_AUTOCAST_DTYPES = (torch.bfloat16,)
+"""Autocast dtypes that run on the CPU (float16 is CUDA only)."""
 
 Time = float | torch.Tensor
 
@@ -90,13 +101,16 @@ class LearnedInterpolator(nn.Module):
     Args:
         variant: ``"afi"`` (RFR+GMA) or ``"animeinterp"`` (RFR).
         compat: flow-net numerics knobs; the default reproduces the released checkpoints.
+        correlation, attention, memory_budget: memory modes of the flow net, see
+            :meth:`set_memory_options`.
 
     Attributes:
-        autocast_dtype: None (fp32, the default) or float16 / bfloat16 for autocast on CUDA in
-            :meth:`estimate` / :meth:`synthesize`.
+        autocast_dtype: None (fp32, the default), or bfloat16 (CPU or CUDA) / float16 (CUDA) for
+            autocast in :meth:`estimate` / :meth:`synthesize`.
     """
 
-    def __init__(self, variant: str = "afi", compat: CheckpointCompat = CHECKPOINT_COMPAT) -> None:
+    def __init__(self, variant: str = "afi", compat: CheckpointCompat = CHECKPOINT_COMPAT,
+                 correlation: str = "auto", attention: str = "auto", memory_budget: Budget = None) -> None:
         super().__init__()
         spec = get_variant(variant)
         self.variant = spec.name
@@ -104,6 +118,31 @@ class LearnedInterpolator(nn.Module):
         self.features = FeaturePyramid()
         self.synthesis = GridNet()
         self.autocast_dtype: torch.dtype | None = None
+        self.set_memory_options(correlation, attention, memory_budget)
+
+    @property
+    def memory(self) -> MemoryOptions:
+        """The flow net's memory options (:class:`~.memory.MemoryOptions`)."""
+        return self.flow_net.memory
+
+    def set_memory_options(self, correlation: str | None = None, attention: str | None = None,
+                           memory_budget: Budget = None) -> "LearnedInterpolator":
+        """Choose how the flow net holds its quadratic tensors (None keeps a setting).
+
+        Args:
+            correlation: ``"auto"``, ``"all-pairs"`` (volume once per pair) or ``"on-demand"``
+                (lookups computed per iteration, memory linear in the pixels).
+            attention: ``"auto"``, ``"full"`` (GMA map once per pair) or ``"efficient"``
+                (recomputed blockwise per iteration, memory linear in the pixels).
+            memory_budget: bytes the two may take in auto mode: a number, a string such as
+                ``"2GB"``, or a callable ``device -> free bytes`` (inside ComfyUI:
+                ``comfy.model_management.get_free_memory``); None keeps the current one
+                (default: :func:`~.memory.default_budget`).
+
+        Every mode gives the same numbers (up to float rounding). Returns ``self``.
+        """
+        self.flow_net.memory = self.flow_net.memory.updated(correlation, attention, memory_budget)
+        return self
 
     # -- inference API ---------------------------------------------------------------------------
 
@@ -161,7 +200,27 @@ class LearnedInterpolator(nn.Module):
             # through flow_to_level.
             level_flow1t, level_flow2t = flow_to_level(flow1t, h, w), flow_to_level(flow2t, h, w)
             inputs.append(_warp_pair(level1, level2, level_flow1t, level_flow2t))
-        return state.padding.crop(self.synthesis(*inputs))
+        return state.padding.crop(self.synthesize_in_bands(*inputs))
+
+    def synthesize_in_bands(self, frames: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, f3: torch.Tensor,
+                            band_pixels: int = SYNTHESIS_BAND_PIXELS) -> torch.Tensor:
+        """GridNet on horizontal bands of ~``band_pixels`` output pixels, each with
+        :data:`SYNTHESIS_MARGIN` rows of context: the same result as one call, bounded activations.
+
+        Inputs and output as :class:`.gridnet.GridNet` (``H``, ``W`` multiples of 4).
+        """
+        height, width = frames.shape[-2:]
+        rows = max(4, band_pixels // width // 4 * 4)
+        if height <= rows + 2 * SYNTHESIS_MARGIN:
+            return self.synthesis(frames, f1, f2, f3)
+        bands = []
+        for top in range(0, height, rows):
+            bottom = min(top + rows, height)
+            start, stop = max(0, top - SYNTHESIS_MARGIN), min(height, bottom + SYNTHESIS_MARGIN)
+            band = self.synthesis(frames[..., start:stop, :], f1[..., start:stop, :],
+                                  f2[..., start // 2:stop // 2, :], f3[..., start // 4:stop // 4, :])
+            bands.append(band[..., top - start:bottom - start, :])
+        return torch.cat(bands, dim=2)
 
     def forward(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None,
                 init21: torch.Tensor | None, t: Time) -> tuple[torch.Tensor, ...]:
@@ -174,9 +233,12 @@ class LearnedInterpolator(nn.Module):
         return self.render(state, t), state.flow12, state.flow21, state.init12_low, state.init21_low
 
     def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
-        if self.autocast_dtype is None or device.type != "cuda":
+        """Autocast to :attr:`autocast_dtype` on ``device`` (CPU: bfloat16 only, else fp32)."""
+        if self.autocast_dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type="cuda", dtype=self.autocast_dtype)
+        if device.type == "cpu" and self.autocast_dtype not in CPU_AUTOCAST_DTYPES:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=self.autocast_dtype)
 
 
 def _warp_pair(values1: torch.Tensor, values2: torch.Tensor, flow1t: torch.Tensor, flow2t: torch.Tensor

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import MotionAggregator
+from .attention import EfficientAttention, FullAttention, MotionAggregator
 
 
 class MotionEncoder(nn.Module):
@@ -116,7 +116,7 @@ class UpdateBlock(nn.Module):
         self.mask_head = MaskHead(hidden)
 
     def forward(self, hidden: torch.Tensor, context: torch.Tensor, corr: torch.Tensor,
-                flow: torch.Tensor, attention: torch.Tensor | None = None
+                flow: torch.Tensor, attention: FullAttention | EfficientAttention | torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         motion = self.motion(flow, corr)
         if self.aggregator is not None:

@@ -1,0 +1,154 @@
+"""Linear-memory forms of the flow net's quadratic tensors give the all-pairs / full-map numbers.
+
+On-demand correlation against the all-pairs pyramid (odd level sizes, windows partly or wholly
+outside the picture, huge and NaN-free coordinates), efficient attention against the map, the auto
+plan against the budget, and bf16 autocast on the CPU. The fixtures of the original are compared
+in every mode by tests/test_model_fidelity.py.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+from comfyui_animeinterp.core.errors import InputError
+from comfyui_animeinterp.core.model import build_model
+from comfyui_animeinterp.core.model.attention import ContextAttention, EfficientAttention, FullAttention
+from comfyui_animeinterp.core.model.corr import CorrelationPyramid, OnDemandCorrelation, all_pairs_bytes
+from comfyui_animeinterp.core.model.memory import CPU_BUDGET, MemoryOptions, parse_budget
+
+
+def _coords(h: int, w: int, spread: float, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    return torch.stack([xs, ys]).float()[None] + spread * torch.randn(1, 2, h, w, generator=g)
+
+
+@pytest.mark.parametrize("h,w,spread", [(16, 16, 0.5), (17, 23, 3.0), (35, 50, 12.0)])
+def test_on_demand_correlation_equals_the_all_pairs_lookup(h, w, spread):
+    g = torch.Generator().manual_seed(1)
+    fmap1, fmap2 = torch.randn(2, 256, h, w, generator=g), torch.randn(2, 256, h, w, generator=g)
+    coords = torch.cat([_coords(h, w, spread, 0), _coords(h, w, spread, 1)])
+    coords[0, 0, 0, 0] = -1e4  # every window outside the picture
+    coords[0, 1, 2, 3] = 1e7
+    coords[1, :, 4, 4] = torch.tensor([-4.5, h - 0.5])  # windows straddling two borders
+    expected = CorrelationPyramid(fmap1, fmap2)(coords)
+    actual = OnDemandCorrelation(fmap1, fmap2)(coords)
+    assert actual.shape == expected.shape == (2, 4 * 81, h, w)
+    assert (actual - expected).abs().max() < 2e-5 * expected.abs().max()
+    assert actual[0, :, 0, 0].abs().max() == 0 and expected[1].abs().max() > 1  # not trivially zero
+
+
+def test_all_pairs_bytes_counts_every_level():
+    n, h, w = 1, 67, 120
+    pyramid = CorrelationPyramid(torch.zeros(n, 8, h, w), torch.zeros(n, 8, h, w))
+    assert all_pairs_bytes(n, h, w) == sum(v.numel() * 4 for v in pyramid.levels)
+
+
+def test_efficient_attention_equals_the_map():
+    torch.manual_seed(0)
+    attention = ContextAttention(128)
+    context, value = torch.randn(2, 128, 12, 20), torch.randn(2, 128, 240)
+    with torch.no_grad():
+        full = attention.prepare(context, efficient=False)
+        efficient = attention.prepare(context, efficient=True)
+        assert isinstance(full, FullAttention) and isinstance(efficient, EfficientAttention)
+        assert full.weights.shape == (2, 240, 240) and efficient.query.shape == (2, 240, 128)
+        expected, actual = full.aggregate(value), efficient.aggregate(value)
+    assert (actual - expected).abs().max() < 1e-5 * expected.abs().max()
+
+
+def test_auto_plan_follows_the_budget():
+    cpu = torch.device("cpu")
+    small, large = (1, 67, 120), (1, 135, 240)  # 960x540 and 1920x1080 on the 1/8 grid
+    auto = MemoryOptions()
+    assert auto.plan(*small, cpu) == auto.plan(*small, cpu)
+    plan = auto.plan(*small, cpu)  # 259 MB map + 341 MB volume fit the 1 GiB default
+    assert (plan.on_demand, plan.efficient) == (False, False)
+    plan = auto.plan(*large, cpu)
+    assert (plan.on_demand, plan.efficient) == (True, True)
+    tight = MemoryOptions(budget="400MB").plan(*small, cpu)  # the map fits, the volume not what is left
+    assert (tight.on_demand, tight.efficient) == (True, False)
+    without_gma = MemoryOptions(budget=400 * 2**20).plan(*small, cpu, attention=False)
+    assert (without_gma.on_demand, without_gma.efficient) == (False, False)
+    asked = []
+    provider = MemoryOptions(budget=lambda device: asked.append(device) or 8 * 2**30)
+    plan = provider.plan(*large, cpu)  # the 4.2 GB map fits, the 5.6 GB volume does not fit the rest
+    assert (plan.on_demand, plan.efficient) == (True, False) and asked == [cpu]
+    forced = MemoryOptions("all-pairs", "full", budget=1)
+    assert (forced.plan(*large, cpu).on_demand, forced.plan(*large, cpu).efficient) == (False, False)
+    assert MemoryOptions().budget_bytes(cpu) == CPU_BUDGET
+
+
+def test_auto_keeps_the_original_lookup_mode_and_forcing_on_demand_needs_it():
+    cpu = torch.device("cpu")
+    assert MemoryOptions(budget=1).plan(1, 135, 240, cpu, lookup_align_corners=False).on_demand is False
+    with pytest.raises(InputError, match="align_corners"):
+        MemoryOptions("on-demand").plan(1, 16, 16, cpu, lookup_align_corners=False)
+
+
+def test_budget_and_mode_errors():
+    assert parse_budget("2GB") == 2 * 2**30 and parse_budget("512 MiB") == 512 * 2**20
+    assert parse_budget(1e9) == 10**9 and parse_budget(None) is None
+    for bad in ("lots", 0, -5, True, "2 parsecs"):
+        with pytest.raises(InputError):
+            parse_budget(bad)
+    with pytest.raises(InputError, match="correlation"):
+        MemoryOptions(correlation="sparse")
+    with pytest.raises(InputError, match="attention"):
+        build_model("afi").set_memory_options(attention="none")
+
+
+def test_model_options_are_kept_and_every_mode_gives_the_same_flows():
+    torch.manual_seed(0)
+    model = build_model("afi", correlation="on-demand", memory_budget="1GB").eval()
+    assert (model.memory.correlation, model.memory.attention, model.memory.budget) == ("on-demand", "auto", 2**30)
+    with torch.no_grad():
+        model.flow_net.update.aggregator.gamma.fill_(0.5)  # a live GMA branch
+    g = torch.Generator().manual_seed(0)
+    frames = torch.rand(2, 1, 3, 136, 144, generator=g)
+    init = 3 * torch.randn(1, 2, 136, 144, generator=g)
+    flows = {}
+    for modes in (("all-pairs", "full"), ("on-demand", "efficient")):
+        state = model.set_memory_options(*modes).estimate(frames[0], frames[1], init, -init)
+        flows[modes] = state.flow12
+    assert (flows["all-pairs", "full"] - flows["on-demand", "efficient"]).abs().max() < 1e-4
+    assert model.memory.budget == 2**30  # None keeps the budget
+
+
+def test_bf16_autocast_runs_on_the_cpu():
+    torch.manual_seed(0)
+    model = build_model("afi").eval()
+    model.autocast_dtype = torch.bfloat16
+    g = torch.Generator().manual_seed(0)
+    frame1, frame2 = torch.rand(1, 3, 128, 128, generator=g), torch.rand(1, 3, 128, 128, generator=g)
+    seen = []
+    hook = model.synthesis.register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+    try:
+        state = model.estimate(frame1, frame2)
+        frame = model.synthesize(state, 0.5)
+    finally:
+        hook.remove()
+    assert seen == [torch.bfloat16]  # the convolutions really ran in bf16
+    assert frame.dtype == torch.float32 and torch.isfinite(frame).all()
+    model.autocast_dtype = None
+    reference = model.synthesize(model.estimate(frame1, frame2), 0.5)
+    assert (frame - reference).abs().mean() < 0.05
+
+
+def test_synthesis_in_bands_equals_one_call():
+    torch.manual_seed(0)
+    model = build_model("afi").eval()
+    g = torch.Generator().manual_seed(0)
+    h, w = 520, 24  # 3 bands of 200 rows (the last one shorter), each with 96 rows of context
+    inputs = (torch.rand(1, 6, h, w, generator=g), torch.randn(1, 64, h, w, generator=g),
+              torch.randn(1, 128, h // 2, w // 2, generator=g), torch.randn(1, 192, h // 4, w // 4, generator=g))
+    calls = []
+    hook = model.synthesis.register_forward_hook(lambda m, i, out: calls.append(out.shape[2]))
+    try:
+        with torch.no_grad():
+            whole = model.synthesis(*inputs)
+            banded = model.synthesize_in_bands(*inputs, band_pixels=200 * w)
+    finally:
+        hook.remove()
+    assert calls[0] == h and len(calls) == 4 and max(calls[1:]) < h
+    assert banded.shape == whole.shape
+    assert (banded - whole).abs().max() <= 1e-6
