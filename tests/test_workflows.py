@@ -150,7 +150,7 @@ def test_step_by_step_runs(comfy_with_weights):
 
 def test_style_finetune_runs(comfy_with_weights):
     classes = wf.node_classes()
-    assert "StyleFinetune" in classes
+    assert "AnimeInterpStyleFinetune" in classes
     scene = random_scene(SIZE, SIZE, 5, max_shift=6)
     drawings = [scene.frame(t) for t in (0.0, 0.25, 0.5, 0.75, 1.0)]
     root = Path(comfy_with_weights.models_dir).parent / "input"
@@ -163,7 +163,7 @@ def test_style_finetune_runs(comfy_with_weights):
     outputs = wf.execute(api, classes)
     tuned, weights_path = outputs["2"]
     assert Path(weights_path).is_file() and weights_path.endswith("my_style.safetensors")
-    listed = classes["LoadAnimeInterpModel"].INPUT_TYPES()["required"]["weights"][0]
+    listed = classes["AnimeInterpLoadModel"].INPUT_TYPES()["required"]["weights"][0]
     assert "finetuned/my_style.safetensors" in listed
     (prefix, images), = wf.SaveImage.saved
     assert prefix == "AnimeInterp/style" and images.shape == (3, SIZE, SIZE, 3)
@@ -176,7 +176,7 @@ def test_weight_free_runs_with_no_files_at_all(fake_comfy):
     _input_frames(fake_comfy, [a, b])
     wf.SaveImage.saved.clear()
     _, api = _load("weight_free_x2")
-    assert "LoadAnimeInterpModel" not in {n["class_type"] for n in api.values()}
+    assert "AnimeInterpLoadModel" not in {n["class_type"] for n in api.values()}
     outputs = wf.execute(api, wf.node_classes())
     (prefix, images), = wf.SaveImage.saved
     assert prefix == "AnimeInterp/x2_weight_free" and images.shape == (3, SIZE, SIZE, 3)

@@ -45,14 +45,6 @@ def node_definitions() -> dict[str, dict]:
             for name, cls in NODE_CLASS_MAPPINGS.items()}
     for name, d in CORE_NODES.items():
         defs[name] = {**d, "output_name": d["output"]}
-    if "StyleFinetune" not in defs:  # written in parallel; registered in nodes/__init__.py by the lead
-        try:
-            from comfyui_animeinterp.nodes.train_nodes import NODES as train_nodes
-        except ImportError:
-            train_nodes = {}
-        for name, (cls, display) in train_nodes.items():
-            defs[name] = {"input": cls.INPUT_TYPES(), "output": tuple(cls.RETURN_TYPES),
-                          "output_name": tuple(cls.RETURN_NAMES), "display": display}
     return defs
 
 
@@ -198,7 +190,7 @@ def one_click() -> Graph:
         "Load an image sequence (or video) from ComfyUI's input folder, interpolate it to twice the frame "
         "rate (held drawings and scene cuts handled) and save the frames.",
         [Node(1, "AnimeInterpLoadFrames", (40, 120), {"path": "frames"}),
-         Node(2, "LoadAnimeInterpModel", (40, 420)),
+         Node(2, "AnimeInterpLoadModel", (40, 420)),
          Node(3, "AnimeInterpolate", (420, 160), {"multiplier": 2}),
          Node(4, "SaveImage", (820, 160), {"filename_prefix": "AnimeInterp/x2"})],
         [(1, "images", 3, "images"), (1, "fps", 3, "source_fps"), (2, "model", 3, "model"),
@@ -212,7 +204,7 @@ def weight_free() -> Graph:
         "weight_free_x2", "AnimeInterp: x2 without downloads",
         "Load an image sequence (or video) from ComfyUI's input folder and interpolate it to twice the "
         "frame rate with the weight-free path (colour matching, DIS flows, occlusion-aware blending): "
-        "nothing to download. Connect a Load AnimeInterp Model node for the learned method.",
+        "nothing to download. Connect a Load Model (AnimeInterp) node for the learned method.",
         [Node(1, "AnimeInterpLoadFrames", (40, 120), {"path": "frames"}),
          Node(2, "AnimeInterpolate", (420, 120), {"multiplier": 2}),
          Node(3, "SaveImage", (820, 120), {"filename_prefix": "AnimeInterp/x2_weight_free"})],
@@ -234,7 +226,7 @@ def step_by_step() -> Graph:
          Node(5, "PreviewImage", (800, 330), title="Matches"),
          Node(6, "AnimeInterpCoarseFlow", (1180, 40)),
          Node(7, "PreviewImage", (1180, 330), title="Coarse flow"),
-         Node(8, "LoadAnimeInterpModel", (1180, 620)),
+         Node(8, "AnimeInterpLoadModel", (1180, 620)),
          Node(9, "AnimeInterpRefineFlow", (1560, 40)),
          Node(10, "PreviewImage", (1560, 330), title="Refined flow"),
          Node(11, "AnimeInterpSplatSynthesize", (1940, 40), {"multiplier": 2}),
@@ -253,8 +245,8 @@ def style_finetune() -> Graph:
         "style_finetune", "AnimeInterp: style fine-tuning, then interpolation",
         "Fine-tune the model on a folder of your show's frames with the style loss, then interpolate a clip "
         "with the fine-tuned model (its safetensors file is saved too).",
-        [Node(1, "LoadAnimeInterpModel", (40, 120)),
-         Node(2, "StyleFinetune", (420, 120), {"data": "style_frames", "name": "my_style"}),
+        [Node(1, "AnimeInterpLoadModel", (40, 120)),
+         Node(2, "AnimeInterpStyleFinetune", (420, 120), {"data": "style_frames", "name": "my_style"}),
          Node(3, "AnimeInterpLoadFrames", (420, 520), {"path": "frames"}),
          Node(4, "AnimeInterpolate", (820, 200), {"multiplier": 2}),
          Node(5, "SaveImage", (1220, 200), {"filename_prefix": "AnimeInterp/style"})],

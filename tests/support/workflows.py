@@ -57,12 +57,6 @@ def node_classes() -> dict[str, type]:
     from comfyui_animeinterp import NODE_CLASS_MAPPINGS
 
     classes = {**NODE_CLASS_MAPPINGS, "SaveImage": SaveImage, "PreviewImage": PreviewImage}
-    if "StyleFinetune" not in classes:  # until nodes/__init__.py registers the training node
-        try:
-            from comfyui_animeinterp.nodes.train_nodes import NODES
-        except ImportError:
-            NODES = {}
-        classes.update({name: cls for name, (cls, _) in NODES.items()})
     return classes
 
 
