@@ -12,9 +12,9 @@ CURRENT = {name: cls for name, cls in NODE_CLASS_MAPPINGS.items() if name not in
 
 def test_every_current_type_name_has_the_pack_prefix():
     assert len(CURRENT) == 11
-    for name in CURRENT:
+    for name, cls in CURRENT.items():
         assert re.fullmatch(r"AnimeInterp[A-Za-z]+", name), name
-        assert not getattr(CURRENT[name], "DEPRECATED", False), name
+        assert not getattr(cls, "DEPRECATED", False), name
 
 
 def test_display_names_follow_one_pattern():

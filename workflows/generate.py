@@ -317,8 +317,8 @@ def one_click() -> Graph:
          (3, "images", 4, "images"), (3, "fps", 4, "fps"), (4, "VIDEO", 5, "video")],
         "AnimeInterp x2 (one click)",
         [(1, INPUT_NOTE),
-         (2, "**Model:** `afi-atd12k-style` is downloaded once into `models/animeinterp`. "
-             "Remove this node for the weight-free path."),
+         (2, ("**Model:** `afi-atd12k-style` is downloaded once into `models/animeinterp`. "
+              "Remove this node for the weight-free path.")),
          (3, MULTIPLIER_NOTE), (4, VIDEO_NOTE)],
     )
 
@@ -338,8 +338,8 @@ def weight_free() -> Graph:
          (2, "fps", 3, "fps"), (3, "VIDEO", 4, "video")],
         "AnimeInterp x2 weight-free (no downloads)",
         [(1, INPUT_NOTE),
-         (2, MULTIPLIER_NOTE + " No model connected: nothing is downloaded; connect Load Model "
-             "(AnimeInterp) to `model` for the learned method."),
+         (2, MULTIPLIER_NOTE + (" No model connected: nothing is downloaded; connect Load Model "
+                                "(AnimeInterp) to `model` for the learned method.")),
          (3, VIDEO_NOTE)],
     )
 
@@ -369,9 +369,8 @@ def step_by_step() -> Graph:
          (8, "model", 11, "model"), (11, "images", 12, "images")],
         "AnimeInterp step by step",
         [(1, INPUT_NOTE + " `max_frames` keeps the first run short."),
-         (2, "**Segment:** `preset` japan (thin dark lines) or disney (thick lines); the preview paints "
-             "each piece."),
-         (4, "**Match:** `vgg` features need VGG-19 (downloaded once); `colour` needs nothing."),
+         (2, "**Segment:** `preset` japan (anime line art) or disney; the preview paints each piece."),
+         (4, "**Match:** `vgg` features need VGG-19 (downloaded once); `colour` needs no weights."),
          (9, "**Refine:** with the model, RFR+GMA; without it, DIS seeded by the coarse flow."),
          (11, "**Synthesize:** `multiplier`, or `times` (e.g. `0.25, 0.5`) for chosen in-betweens.")],
     )
@@ -390,9 +389,9 @@ def style_finetune() -> Graph:
         [(1, "model", 2, "model"), (2, "model", 4, "model"), (3, "images", 4, "images"),
          (3, "fps", 4, "source_fps"), (4, "images", 5, "images")],
         "AnimeInterp style fine-tuning",
-        [(2, "**Fine-tune:** put consecutive frames of your show in `input/style_frames`. `steps` sets "
-             "the length; the result is saved as `models/animeinterp/finetuned/<name>.safetensors`. "
-             "Cancel saves a checkpoint; queue again to continue."),
+        [(2, ("**Fine-tune:** put consecutive frames of your show in `input/style_frames`. `steps` "
+              "sets the length; the result is saved as `models/animeinterp/finetuned/<name>.safetensors`. "
+              "Cancel saves a checkpoint; queue again to continue.")),
          (3, INPUT_NOTE), (4, MULTIPLIER_NOTE)],
     )
 
