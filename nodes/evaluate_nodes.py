@@ -60,4 +60,4 @@ class EvaluateInterpolation:
         return format_metrics(rows, note), maps
 
 
-NODES = {"EvaluateInterpolation": (EvaluateInterpolation, "Evaluate Interpolation")}
+NODES = {"AnimeInterpEvaluate": (EvaluateInterpolation, "Evaluate Interpolation (AnimeInterp)")}

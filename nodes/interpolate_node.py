@@ -150,4 +150,4 @@ class AnimeInterpolate:
         return (out.result(), timing.output_fps(source_fps, n))
 
 
-NODES = {"AnimeInterpolate": (AnimeInterpolate, "AnimeInterpolate (one click)")}
+NODES = {"AnimeInterpolate": (AnimeInterpolate, "One-Click Interpolate (AnimeInterp)")}

@@ -19,7 +19,7 @@ _CACHE: dict[tuple, Any] = {}
 _GENERATION = 0
 
 
-DOWNLOAD_SWITCH = "Load AnimeInterp Model's 'download' switch"
+DOWNLOAD_SWITCH = "the 'download' switch of Load Model (AnimeInterp)"
 
 
 def resolve(name_or_path: str, download: bool = True, instead: str = "", show_progress: bool = False) -> Path:
@@ -84,7 +84,7 @@ def comfy_message(name: str, message: str, folders: list[str], download: bool, i
         lines.append("The file is published at: " + " or ".join(urls) + " (original files are checked "
                      "by hash and converted when found in that folder).")
     if not download:
-        lines.append(f"Or switch on {DOWNLOAD_SWITCH}: it downloads the file into that folder.")
+        lines.append(f"Or turn on {DOWNLOAD_SWITCH}: it downloads the file into that folder.")
     elif instead:
         lines.append(f"Or {instead}.")
     detail = [line for line in found[1:] if line.strip()]

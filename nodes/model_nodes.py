@@ -129,7 +129,7 @@ class LoadAnimeInterpModel:
 
     @classmethod
     def IS_CHANGED(cls, **_):
-        return model_cache.generation()  # load again after Release AnimeInterp Models
+        return model_cache.generation()  # load again after Release Models (AnimeInterp)
 
     def load(self, weights, variant="auto", device="auto", dtype="fp32", download=True):
         from ..core.model import read_metadata
@@ -281,8 +281,8 @@ class AnimeInterpReleaseModels:
 
 
 NODES = {
-    "LoadAnimeInterpModel": (LoadAnimeInterpModel, "Load AnimeInterp Model"),
+    "AnimeInterpLoadModel": (LoadAnimeInterpModel, "Load Model (AnimeInterp)"),
     "AnimeInterpRefineFlow": (AnimeInterpRefineFlow, "Refine Flow (AnimeInterp)"),
     "AnimeInterpSplatSynthesize": (AnimeInterpSplatSynthesize, "Splat Synthesize (AnimeInterp)"),
-    "AnimeInterpReleaseModels": (AnimeInterpReleaseModels, "Release AnimeInterp Models"),
+    "AnimeInterpReleaseModels": (AnimeInterpReleaseModels, "Release Models (AnimeInterp)"),
 }

@@ -19,7 +19,7 @@ MODEL_TYPE = "ANIMEINTERP_MODEL"
 # torch < 2.5 has only torch.cuda.OutOfMemoryError
 OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
-MODEL_TOOLTIP = "Learned model from Load AnimeInterp Model; leave unconnected for the weight-free path."
+MODEL_TOOLTIP = "Learned model from Load Model (AnimeInterp); leave unconnected for the weight-free path."
 
 
 def check_model(model):
@@ -27,7 +27,7 @@ def check_model(model):
     if model is None:
         return None
     if not (callable(getattr(model, "estimate", None)) and callable(getattr(model, "synthesize", None))):
-        raise InputError(f"model: expected an {MODEL_TYPE} from Load AnimeInterp Model, "
+        raise InputError(f"model: expected an {MODEL_TYPE} from Load Model (AnimeInterp), "
                          f"got {type(model).__name__}")
     return model
 

@@ -295,4 +295,4 @@ class StyleFinetune:
         return dst
 
 
-NODES = {"StyleFinetune": (StyleFinetune, "Style Finetune (AnimeInterp)")}
+NODES = {"AnimeInterpStyleFinetune": (StyleFinetune, "Style Finetune (AnimeInterp)")}

@@ -12,8 +12,8 @@ from .test_metrics import fake_lpips_heads, fake_torchvision_alexnet
 
 
 def test_node_declaration():
-    cls, display = NODES["EvaluateInterpolation"]
-    assert cls is EvaluateInterpolation and display == "Evaluate Interpolation"
+    cls, display = NODES["AnimeInterpEvaluate"]
+    assert cls is EvaluateInterpolation and display == "Evaluate Interpolation (AnimeInterp)"
     spec = cls.INPUT_TYPES()
     assert spec["required"]["predictions"][0] == "IMAGE" and spec["required"]["ground_truth"][0] == "IMAGE"
     assert cls.RETURN_TYPES == ("STRING", "IMAGE") and cls.CATEGORY == "AnimeInterp/evaluate"

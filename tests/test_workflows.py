@@ -108,6 +108,7 @@ def comfy_with_weights(fake_comfy, tmp_path_factory):
     for f in weights.iterdir():
         (fake_comfy.models_dir / "animeinterp" / f.name).symlink_to(f)
     wf.SaveImage.saved.clear()
+    wf.SaveVideo.saved.clear()
     wf.PreviewImage.shown.clear()
     yield fake_comfy
     from comfyui_animeinterp.nodes import model_cache
@@ -125,12 +126,108 @@ def test_one_click_runs(comfy_with_weights):
     _input_frames(comfy_with_weights, [a, a, b, b])  # on twos
     _, api = _load("one_click_x2")
     outputs = wf.execute(api, wf.node_classes())
-    (prefix, images), = wf.SaveImage.saved
+    (prefix, video, _, _), = wf.SaveVideo.saved
+    images = video.images
     assert prefix == "AnimeInterp/x2" and images.shape == ((4 - 1) * 2 + 1, SIZE, SIZE, 3)
     assert outputs["3"][1] == 48.0  # fps: the loader's 24 x 2
+    assert video.frame_rate == 48.0  # the video plays at the interpolated rate
     u8 = (images * 255).round().to(torch.uint8).numpy()
+    # held drawings keep their time: drawing b, shown from 2/24 s in the source, is at 4/48 s
     np.testing.assert_array_equal(u8[0], a)
-    np.testing.assert_array_equal(u8[4], b)
+    np.testing.assert_array_equal(u8[round(2 / 24 * video.frame_rate)], b)
+    assert not wf.SaveImage.saved
+
+
+def test_the_one_click_examples_end_in_a_video_at_the_interpolated_rate():
+    for name in ("one_click_x2", "weight_free_x2"):
+        _, api = _load(name)
+        interp = next(nid for nid, n in api.items() if n["class_type"] == "AnimeInterpolate")
+        create = next(n for n in api.values() if n["class_type"] == "CreateVideo")
+        assert create["inputs"]["images"] == [interp, 0] and create["inputs"]["fps"] == [interp, 1]
+        (save,) = [n for n in api.values() if n["class_type"] == "SaveVideo"]
+        assert save["inputs"]["video"][0] in api and save["inputs"]["filename_prefix"].startswith("AnimeInterp/")
+    # the stand-ins declare what ComfyUI's own video nodes declare
+    defs = generate.node_definitions()
+    for name in ("CreateVideo", "SaveVideo"):
+        assert _same_spec(getattr(wf, name).INPUT_TYPES(), defs[name]["input"]), name
+        assert tuple(getattr(wf, name).RETURN_TYPES) == defs[name]["output"]
+
+
+def _same_spec(a: dict, b: dict) -> bool:
+    return json.loads(json.dumps(a)) == json.loads(json.dumps(b))
+
+
+TITLE_H = 30
+"""The editor draws a node's title bar above its ``pos``."""
+
+
+def _boxes(workflow: dict) -> list[tuple[int, float, float, float, float]]:
+    return [(n["id"], n["pos"][0], n["pos"][1] - TITLE_H, n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
+            for n in workflow["nodes"]]
+
+
+def _overlaps(workflow: dict) -> list[tuple[int, int]]:
+    boxes = _boxes(workflow)
+    found = []
+    for i, (a, ax0, ay0, ax1, ay1) in enumerate(boxes):
+        for b, bx0, by0, bx1, by1 in boxes[i + 1:]:
+            if not (ax1 <= bx0 or bx1 <= ax0 or ay1 <= by0 or by1 <= ay0):
+                found.append((a, b))
+    return found
+
+
+def test_no_two_nodes_overlap_in_any_example():
+    for name in NAMES:
+        ui, _ = _load(name)
+        assert _overlaps(ui) == [], name
+
+
+def test_the_overlap_check_sees_a_title_bar_under_a_node():
+    ui, _ = _load("one_click_x2")
+    first, second = ui["nodes"][0], ui["nodes"][1]
+    second["pos"] = [first["pos"][0] + 10, first["pos"][1] + first["size"][1] + TITLE_H // 2]
+    assert (first["id"], second["id"]) in _overlaps(ui)
+
+
+def test_every_example_opens_readable_on_its_graph():
+    for name in NAMES:
+        ui, _ = _load(name)
+        ds = ui["extra"]["ds"]
+        assert 0.8 <= ds["scale"] <= 1.0, name  # text is drawn (it is not at 0.44)
+        boxes = _boxes(ui)
+        left, top = min(b[1] for b in boxes), min(b[2] for b in boxes)
+        # the editor shows canvas point p at screen (p + offset) * scale: the graph's top left is in view
+        sx, sy = (left + ds["offset"][0]) * ds["scale"], (top + ds["offset"][1]) * ds["scale"]
+        assert 0 <= sx <= 100 and 0 <= sy <= 100, (name, sx, sy)
+        for n in ui["nodes"]:  # no node sizes below what its sockets and widgets need
+            assert n["size"][0] >= 300 and n["size"][1] >= 20 * len(n.get("widgets_values", [])), (name, n["id"])
+
+
+def test_every_example_has_short_notes_on_what_to_change():
+    for name in NAMES:
+        ui, api = _load(name)
+        notes = [n for n in ui["nodes"] if n["type"] in wf.NOTE_TYPES]
+        assert notes, name
+        for note in notes:
+            (text,) = note["widgets_values"]
+            assert 40 <= len(text) <= 320, (name, text)
+        assert not {n["type"] for n in notes} & {n["class_type"] for n in api.values()}  # editor only
+
+
+def test_a_workflow_saved_with_the_old_type_names_still_loads(input_folder):
+    from comfyui_animeinterp.nodes import DEPRECATED_ALIASES
+
+    classes = wf.node_classes()
+    old = {new: old for old, new in DEPRECATED_ALIASES.items()}
+    used = set()
+    for name in NAMES:
+        _, api = _load(name)
+        renamed = copy.deepcopy(api)
+        for node in renamed.values():
+            node["class_type"] = old.get(node["class_type"], node["class_type"])
+        assert wf.check_api(renamed, classes) == [], name
+        used |= {n["class_type"] for n in renamed.values()}
+    assert {"StyleFinetune", "LoadAnimeInterpModel"} <= used
 
 
 def test_step_by_step_runs(comfy_with_weights):
@@ -150,7 +247,7 @@ def test_step_by_step_runs(comfy_with_weights):
 
 def test_style_finetune_runs(comfy_with_weights):
     classes = wf.node_classes()
-    assert "StyleFinetune" in classes
+    assert "AnimeInterpStyleFinetune" in classes
     scene = random_scene(SIZE, SIZE, 5, max_shift=6)
     drawings = [scene.frame(t) for t in (0.0, 0.25, 0.5, 0.75, 1.0)]
     root = Path(comfy_with_weights.models_dir).parent / "input"
@@ -163,7 +260,7 @@ def test_style_finetune_runs(comfy_with_weights):
     outputs = wf.execute(api, classes)
     tuned, weights_path = outputs["2"]
     assert Path(weights_path).is_file() and weights_path.endswith("my_style.safetensors")
-    listed = classes["LoadAnimeInterpModel"].INPUT_TYPES()["required"]["weights"][0]
+    listed = classes["AnimeInterpLoadModel"].INPUT_TYPES()["required"]["weights"][0]
     assert "finetuned/my_style.safetensors" in listed
     (prefix, images), = wf.SaveImage.saved
     assert prefix == "AnimeInterp/style" and images.shape == (3, SIZE, SIZE, 3)
@@ -174,13 +271,13 @@ def test_weight_free_runs_with_no_files_at_all(fake_comfy):
     scene = random_scene(SIZE, SIZE, 6, max_shift=4)
     a, b = scene.frame(0.0), scene.frame(1.0)
     _input_frames(fake_comfy, [a, b])
-    wf.SaveImage.saved.clear()
+    wf.SaveVideo.saved.clear()
     _, api = _load("weight_free_x2")
-    assert "LoadAnimeInterpModel" not in {n["class_type"] for n in api.values()}
+    assert "AnimeInterpLoadModel" not in {n["class_type"] for n in api.values()}
     outputs = wf.execute(api, wf.node_classes())
-    (prefix, images), = wf.SaveImage.saved
-    assert prefix == "AnimeInterp/x2_weight_free" and images.shape == (3, SIZE, SIZE, 3)
-    assert outputs["2"][1] == 48.0
+    (prefix, video, _, _), = wf.SaveVideo.saved
+    assert prefix == "AnimeInterp/x2_weight_free" and video.images.shape == (3, SIZE, SIZE, 3)
+    assert outputs["2"][1] == 48.0 and video.frame_rate == 48.0
     assert not any((fake_comfy.models_dir / "animeinterp").iterdir())  # nothing was fetched
 
 

@@ -7,6 +7,7 @@ node ids to ``class_type`` and ``inputs`` where a link is ``[node_id, output_ind
 follows ``/prompt``: linked types must match, values must convert and lie within ``min``/``max``
 or the combo list, except for inputs a node's ``VALIDATE_INPUTS`` names (it checks those itself,
 with linked ones passed as None); a ``VALIDATE_INPUTS`` error is listed once per input it names.
+Note nodes (``Note``, ``MarkdownNote``) live in the editor only: they are not sent to ``/prompt``.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 CONTROL_VALUES = {"fixed", "increment", "decrement", "randomize"}
+NOTE_TYPES = {"Note", "MarkdownNote"}
 
 
 class SaveImage:
@@ -53,16 +55,54 @@ class PreviewImage:
         return ()
 
 
+class Video:
+    """What the fake CreateVideo hands on: the frames and their rate (ComfyUI's is a VideoInput)."""
+
+    def __init__(self, images, frame_rate: float):
+        self.images, self.frame_rate = images, frame_rate
+
+
+class CreateVideo:
+    """Stand-in for ComfyUI's CreateVideo (comfy_extras/nodes_video.py) with its declared inputs."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"images": ("IMAGE",),
+                             "fps": ("FLOAT", {"default": 30.0, "min": 1.0, "max": 120.0, "step": 1.0})},
+                "optional": {"audio": ("AUDIO",)}}
+
+    RETURN_TYPES = ("VIDEO",)
+    FUNCTION = "create_video"
+
+    def create_video(self, images, fps, audio=None):
+        return (Video(images, fps),)
+
+
+class SaveVideo:
+    """Stand-in for ComfyUI's SaveVideo; records ``(filename_prefix, video, format, codec)``."""
+
+    saved: list = []
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"video": ("VIDEO",), "filename_prefix": ("STRING", {"default": "video/ComfyUI"}),
+                             "format": (["auto", "mp4"], {"default": "auto"}),
+                             "codec": (["auto", "h264"], {"default": "auto"})}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "save_video"
+    OUTPUT_NODE = True
+
+    def save_video(self, video, filename_prefix, format, codec):
+        type(self).saved.append((filename_prefix, video, format, codec))
+        return ()
+
+
 def node_classes() -> dict[str, type]:
     from comfyui_animeinterp import NODE_CLASS_MAPPINGS
 
-    classes = {**NODE_CLASS_MAPPINGS, "SaveImage": SaveImage, "PreviewImage": PreviewImage}
-    if "StyleFinetune" not in classes:  # until nodes/__init__.py registers the training node
-        try:
-            from comfyui_animeinterp.nodes.train_nodes import NODES
-        except ImportError:
-            NODES = {}
-        classes.update({name: cls for name, (cls, _) in NODES.items()})
+    classes = {**NODE_CLASS_MAPPINGS, "SaveImage": SaveImage, "PreviewImage": PreviewImage,
+               "CreateVideo": CreateVideo, "SaveVideo": SaveVideo}
     return classes
 
 
@@ -174,6 +214,10 @@ def check_ui(workflow: dict, classes: Mapping[str, type]) -> list[str]:
     errors = []
     nodes = {n["id"]: n for n in workflow["nodes"]}
     for n in workflow["nodes"]:
+        if n["type"] in NOTE_TYPES:
+            if n.get("inputs") or n.get("outputs") or len(n.get("widgets_values", [])) != 1:
+                errors.append(f"node {n['id']}: a note holds one text and no sockets")
+            continue
         cls = classes.get(n["type"])
         if cls is None:
             errors.append(f"node {n['id']}: unknown type {n['type']!r}")
@@ -210,7 +254,7 @@ def ui_to_api(workflow: dict, classes: Mapping[str, type]) -> dict:
     """The API prompt an editor workflow stands for (what the editor queues)."""
     links = {link[0]: link for link in workflow["links"]}
     prompt = {}
-    for n in workflow["nodes"]:
+    for n in (n for n in workflow["nodes"] if n["type"] not in NOTE_TYPES):
         inputs, _ = widget_values(classes[n["type"]], n.get("widgets_values", []))
         for slot in n.get("inputs", []):
             if slot.get("link") is not None:
