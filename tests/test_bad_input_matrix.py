@@ -358,3 +358,118 @@ def test_a_fault_no_command_handles_is_one_line(monkeypatch, capsys, exc, status
     monkeypatch.setattr(weights_cli, "load_manifest", fail)
     assert main(["weights", "list"]) == status
     _one_line(capsys.readouterr().err, fragment)
+
+
+# --------------------------------------------------------------------------- interpolate: nothing to do (issue 15.6)
+
+def test_a_folder_of_unreadable_files_is_an_error_not_zero_frames(tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for i in range(3):
+        (bad / f"f{i}.png").write_bytes(b"not a png")
+    assert _cli(bad, tmp_path / "out") == 2
+    _one_line(capsys.readouterr().err, "none of its 3 image files could be read (e.g. f0.png: not a readable image)")
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
+
+
+def test_a_one_frame_folder_is_nothing_to_interpolate(tmp_path, frames, capsys):
+    write_frames(tmp_path / "one", frames[:1])
+    assert _cli(tmp_path / "one", tmp_path / "out") == 2
+    _one_line(capsys.readouterr().err, "nothing to interpolate: one frame")
+    assert not (tmp_path / "out").exists()
+
+
+def test_one_readable_frame_among_corrupt_ones(tmp_path, frames, capsys):
+    write_frames(tmp_path / "in", frames[:1])
+    (tmp_path / "in" / "frame_000001.png").write_bytes(b"junk")
+    assert _cli(tmp_path / "in", tmp_path / "out") == 2
+    _one_line(capsys.readouterr().err, "nothing to interpolate: only one frame could be read, 1 skipped")
+
+
+def test_skipped_frames_are_counted_in_a_warning(folder, tmp_path, capsys):
+    (folder / "frame_000001.png").write_bytes(b"junk")
+    assert _cli(folder, tmp_path / "out") == 0
+    err = capsys.readouterr().err
+    assert "warning: skipped 1 of 6 frames (frame_000001.png: not a readable image)" in err, err
+    assert "wrote " in err
+
+
+def test_a_video_that_ends_before_its_header_count_warns(tmp_path, frames, capsys, monkeypatch):
+    from comfyui_animeinterp.core.io import video
+
+    src = tmp_path / "clip.avi"
+    video.write_video(src, frames, 24.0, "MJPG")
+    real = video.FrameReader.__init__
+
+    def header_says_more(self, *a, **k):
+        real(self, *a, **k)
+        self._count += 4  # as a truncated file's header does
+
+    monkeypatch.setattr(video.FrameReader, "__init__", header_says_more)
+    assert _cli(src, tmp_path / "out") == 0
+    err = capsys.readouterr().err
+    assert f"the video ended after {len(frames)} frames; its header says {len(frames) + 4}" in err, err
+
+
+# --------------------------------------------------------------------------- interrupted work (issue 15.8)
+
+def test_sigterm_is_handled_like_ctrl_c(folder, tmp_path, capsys, monkeypatch):
+    import signal
+
+    real = Interpolator.frame_at
+    calls = []
+
+    def frame_at(self, pair, t):
+        calls.append(t)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(self, pair, t)
+
+    monkeypatch.setattr(Interpolator, "frame_at", frame_at)
+    before = signal.getsignal(signal.SIGTERM)
+    assert _cli(folder, tmp_path / "out.mp4") == 130
+    _one_line(capsys.readouterr().err, "interrupted")
+    assert not (tmp_path / "out.mp4").exists() and _leftovers(tmp_path) == []
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler lives only while the command runs
+
+
+def test_stale_temporaries_of_our_out_are_swept(finished, folder, tmp_path):
+    out, _ = finished
+    (out / ".frame_000003.png.tmp").write_bytes(b"half")
+    (out / ".notes.tmp").write_text("not ours")
+    stale = tmp_path / f".{out.name}.staging-abc123"
+    stale.mkdir()
+    (stale / "frame_000000.png").write_bytes(b"x")
+    other = tmp_path / ".elsewhere.staging-xyz"
+    other.mkdir()
+    assert _cli(folder, out, "--overwrite") == 0
+    assert not stale.exists() and not (out / ".frame_000003.png.tmp").exists()
+    assert (out / ".notes.tmp").exists() and other.exists()  # only our own names for this OUT
+
+
+def test_a_stale_video_temporary_is_swept(folder, tmp_path):
+    out = tmp_path / "clip.mp4"
+    (tmp_path / ".clip.tmp.mp4").write_bytes(b"killed run")
+    (tmp_path / ".other.tmp.mp4").write_bytes(b"another OUT's")
+    assert _cli(folder, out) == 0
+    assert out.is_file() and not (tmp_path / ".clip.tmp.mp4").exists()
+    assert (tmp_path / ".other.tmp.mp4").exists()
+
+
+def test_checkpoint_temporaries_of_dead_processes_are_swept(tmp_path):
+    import subprocess
+    import sys
+
+    from comfyui_animeinterp.core.io.stale import sweep_checkpoint_temps
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead_pid = int(dead.stdout)
+    (tmp_path / f".step_00000010.pt.{dead_pid}.tmp").write_bytes(b"x")
+    (tmp_path / f".step_00000011.pt.{os.getpid()}.tmp").write_bytes(b"mine, in progress")
+    (tmp_path / f".step_00000012.pt.{os.getppid()}.tmp").write_bytes(b"alive")
+    (tmp_path / "step_00000009.pt").write_bytes(b"a real checkpoint")
+    removed = sweep_checkpoint_temps(tmp_path)
+    assert [p.name for p in removed] == [f".step_00000010.pt.{dead_pid}.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
+        f".step_00000011.pt.{os.getpid()}.tmp", f".step_00000012.pt.{os.getppid()}.tmp", "step_00000009.pt"])
