@@ -13,26 +13,17 @@ import numpy as np
 
 from ..core.errors import DataError, InputError
 from ..core.io.video import FrameReader, is_image_file
-from . import comfy_env
+from .path_policy import input_path
 from .node_support import ImageBatchWriter
 from .progress import progress_step
 
 DEFAULT_FPS = 24.0
 
 
-def resolve_clip_path(path: str) -> Path:
-    """An absolute path as is; a relative one inside ComfyUI's input folder (else the working folder)."""
-    text = (path or "").strip().strip('"')
-    if not text:
-        raise InputError("path: give a folder of frames or a video file")
-    p = Path(os.path.expanduser(text))
-    if not p.is_absolute():
-        base = comfy_env.input_directory()
-        if base is not None:
-            p = Path(base) / p
-    if not p.exists():
-        raise InputError(f"path: {p} does not exist")
-    return p
+def resolve_clip_path(path: str, what: str = "path") -> Path:
+    """The clip a widget names: inside ComfyUI, relative to its input folder and confined to it (and
+    the owner's ``ANIMEINTERP_ALLOWED_DIRS``) by :mod:`.path_policy`; outside, as given."""
+    return input_path(path, what)
 
 
 class AnimeInterpLoadFrames:
