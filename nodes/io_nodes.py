@@ -26,6 +26,28 @@ def resolve_clip_path(path: str, what: str = "path") -> Path:
     return input_path(path, what)
 
 
+def check_loaded(name: str, reader: FrameReader, loaded: int, start: int) -> None:
+    """Refuse a load that would silently give a different clip: frames of another size (named), or
+    nothing loaded (every file unreadable, or ``start`` past the end), with counts.
+
+    Raises:
+        InputError: what happened, naming the frames.
+    """
+    other_size = [s for s in reader.skipped if s.reason.startswith("size ")]
+    if other_size:
+        shown = "; ".join(str(s) for s in other_size[:5]) + ("; ..." if len(other_size) > 5 else "")
+        raise InputError(f"{name}: {len(other_size)} frame(s) differ in size from the first: {shown}. "
+                         "Resize them to one size or load the parts separately")
+    if loaded:
+        return
+    unreadable = [s for s in reader.skipped if not s.reason.startswith("size ")]
+    if unreadable and len(unreadable) == reader.decoded:
+        raise InputError(f"{name}: none of its {len(unreadable)} files could be read "
+                         f"(e.g. {unreadable[0]})")
+    raise InputError(f"{name}: no frames to load: start {start} is at or past the last of its "
+                     f"{reader.decoded - len(unreadable)} readable frames")
+
+
 class AnimeInterpLoadFrames:
     """Folder of frames or video -> IMAGE batch + fps + frame count."""
 
@@ -109,8 +131,7 @@ class AnimeInterpLoadFrames:
                 break
             frames.append(frame)
             step(len(frames), max(total, len(frames)))
-        if not frames:
-            raise InputError(f"{source}: no frames to load (start {start}, {len(reader)} frames)")
+        check_loaded(source.name, reader, len(frames), start)
         h, w = frames[0].shape[:2]
         out = ImageBatchWriter(len(frames), h, w)
         for i in range(len(frames)):

@@ -473,3 +473,58 @@ def test_checkpoint_temporaries_of_dead_processes_are_swept(tmp_path):
     assert [p.name for p in removed] == [f".step_00000010.pt.{dead_pid}.tmp"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
         f".step_00000011.pt.{os.getpid()}.tmp", f".step_00000012.pt.{os.getppid()}.tmp", "step_00000009.pt"])
+
+
+# --------------------------------------------------------------------------- nodes: nothing or something else (issue 15.6)
+
+@pytest.fixture
+def comfy_input(fake_comfy, tmp_path):
+    return tmp_path / "input"
+
+
+def _load(name: str):
+    from comfyui_animeinterp.nodes.io_nodes import AnimeInterpLoadFrames
+
+    return AnimeInterpLoadFrames().load(name)
+
+
+def test_node_load_of_mixed_sizes_names_the_frames(comfy_input, frames):
+    import cv2
+    from comfyui_animeinterp.core.errors import InputError
+
+    write_frames(comfy_input / "mixed", frames)
+    odd = cv2.resize(frames[2], (W // 2, H // 2))
+    write_frames(comfy_input / "mixed", [odd], start=2)
+    with pytest.raises(InputError, match=r"1 frame\(s\) differ in size from the first: frame_000002.png: size "
+                                         rf"{W // 2}x{H // 2} differs"):
+        _load("mixed")
+
+
+def test_node_load_of_an_all_corrupt_folder_says_the_files_could_not_be_read(comfy_input):
+    from comfyui_animeinterp.core.errors import InputError
+
+    (comfy_input / "bad").mkdir()
+    for i in range(2):
+        (comfy_input / "bad" / f"f{i}.png").write_bytes(b"junk")
+    with pytest.raises(InputError, match=r"none of its 2 files could be read \(e.g. f0.png: not a readable image\)"):
+        _load("bad")
+
+
+def test_node_load_with_start_past_the_end(comfy_input, frames):
+    from comfyui_animeinterp.core.errors import InputError
+    from comfyui_animeinterp.nodes.io_nodes import AnimeInterpLoadFrames
+
+    write_frames(comfy_input / "clip", frames)
+    with pytest.raises(InputError, match=f"start 99 is at or past the last of its {len(frames)} readable frames"):
+        AnimeInterpLoadFrames().load("clip", start=99)
+
+
+def test_node_interpolate_refuses_one_frame_and_a_lower_target_fps(frames):
+    from comfyui_animeinterp.core.errors import InputError
+    from comfyui_animeinterp.nodes.interpolate_node import AnimeInterpolate
+
+    batch = torch.from_numpy(np.stack(frames)).float() / 255
+    with pytest.raises(InputError, match="nothing to interpolate: the batch holds one frame"):
+        AnimeInterpolate().run(batch[:1], matching="colour")
+    with pytest.raises(InputError, match="target_fps 12 is below source_fps 24: that would drop frames"):
+        AnimeInterpolate().run(batch, mode="target fps", source_fps=24.0, target_fps=12.0, matching="colour")
