@@ -394,21 +394,20 @@ def test_skipped_frames_are_counted_in_a_warning(folder, tmp_path, capsys):
     assert "wrote " in err
 
 
-def test_a_video_that_ends_before_its_header_count_warns(tmp_path, frames, capsys, monkeypatch):
+def test_a_truncated_video_warns_with_counts(tmp_path, frames, capsys):
     from comfyui_animeinterp.core.io import video
 
-    src = tmp_path / "clip.avi"
-    video.write_video(src, frames, 24.0, "MJPG")
-    real = video.FrameReader.__init__
-
-    def header_says_more(self, *a, **k):
-        real(self, *a, **k)
-        self._count += 4  # as a truncated file's header does
-
-    monkeypatch.setattr(video.FrameReader, "__init__", header_says_more)
+    whole = tmp_path / "whole.avi"
+    video.write_video(whole, frames, 24.0, "MJPG")
+    data = whole.read_bytes()
+    src = tmp_path / "cut.avi"
+    src.write_bytes(data[: len(data) * 6 // 10])  # a copy that stopped part-way; the header still says 6
+    reader = video.FrameReader(src, warn=False)
+    kept = sum(1 for _ in reader)
+    assert 2 <= kept < len(reader) == len(frames)
     assert _cli(src, tmp_path / "out") == 0
     err = capsys.readouterr().err
-    assert f"the video ended after {len(frames)} frames; its header says {len(frames) + 4}" in err, err
+    assert f"warning: the video ended after {kept} frames; its header says {len(frames)} (truncated?)" in err, err
 
 
 # --------------------------------------------------------------------------- interrupted work (issue 15.8)
@@ -445,6 +444,30 @@ def test_stale_temporaries_of_our_out_are_swept(finished, folder, tmp_path):
     assert _cli(folder, out, "--overwrite") == 0
     assert not stale.exists() and not (out / ".frame_000003.png.tmp").exists()
     assert (out / ".notes.tmp").exists() and other.exists()  # only our own names for this OUT
+
+
+def test_old_unlocked_staging_of_another_out_is_swept_a_locked_or_recent_one_kept(folder, tmp_path):
+    import fcntl
+
+    from comfyui_animeinterp.core.io.stale import STALE_AFTER_S
+
+    time_ago = os.path.getmtime(folder) - STALE_AFTER_S - 60
+    stagings = {}
+    for name in ("gone", "busy", "recent"):
+        d = tmp_path / f".{name}.staging-x1y2"
+        d.mkdir()
+        (d / "frame_000000.png").write_bytes(b"x")
+        if name != "recent":
+            os.utime(d, (time_ago, time_ago))
+        stagings[name] = d
+    lock = tmp_path / ".busy.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a run writing 'busy' right now
+    try:
+        assert _cli(folder, tmp_path / "out") == 0
+    finally:
+        os.close(fd)
+    assert not stagings["gone"].exists() and stagings["busy"].exists() and stagings["recent"].exists()
 
 
 def test_a_stale_video_temporary_is_swept(folder, tmp_path):
