@@ -101,7 +101,12 @@ def on_disk(name_or_path: str) -> bool:
     cache, or an upstream original there)."""
     from ..core.errors import WeightsError
     from ..core.weights.resolve import resolve_weight
+    from .path_policy import weight_reference
 
+    try:
+        weight_reference(name_or_path)  # a refused path is "not on disk", exactly like a missing one
+    except WeightsError:
+        return False
     if comfy_env.in_comfyui() and comfy_env.full_model_path(name_or_path):
         return True
     folders = comfy_env.model_folders()

@@ -551,3 +551,31 @@ def test_node_interpolate_refuses_one_frame_and_a_lower_target_fps(frames):
         AnimeInterpolate().run(batch[:1], matching="colour")
     with pytest.raises(InputError, match="target_fps 12 is below source_fps 24: that would drop frames"):
         AnimeInterpolate().run(batch, mode="target fps", source_fps=24.0, target_fps=12.0, matching="colour")
+
+
+def test_sigterm_to_a_running_cli_leaves_no_temporary(tmp_path):
+    """The real thing: a separate ``animeinterp interpolate`` writing a video, stopped with SIGTERM."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write_frames(tmp_path / "in", make_clip(40, 180, 240, seed=4, max_shift=8))
+    out = tmp_path / "clip.mp4"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "comfyui_animeinterp.core.cli", "interpolate",
+                             str(tmp_path / "in"), str(out), "-m", "8", "--weight-free", "--quiet"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / ".clip.tmp.mp4").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "finished before it could be stopped"
+        proc.send_signal(signal.SIGTERM)
+        code, err = proc.wait(timeout=60), proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.stderr.close()
+    assert code == 130, err
+    _one_line(err, "interrupted")
+    assert not out.exists() and _leftovers(tmp_path) == []

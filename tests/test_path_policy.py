@@ -111,3 +111,11 @@ def test_vgg_weights_of_a_node_are_checked_before_any_load(comfy, tmp_path):
 
     with pytest.raises(WeightsError, match="is not a known weight name"):
         resolve("/etc/passwd")
+
+
+def test_auto_matching_does_not_tell_whether_an_outside_weight_exists(comfy, tmp_path):
+    from comfyui_animeinterp.nodes.model_cache import on_disk
+
+    secret = tmp_path / "private" / "vgg.safetensors"
+    secret.write_bytes(b"x")
+    assert on_disk(str(secret)) is False and on_disk(str(tmp_path / "private" / "none.safetensors")) is False
