@@ -6,15 +6,14 @@ ComfyUI's own image loaders take single files; this one reads a whole sequence i
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..core.errors import DataError, InputError
 from ..core.io.video import FrameReader, is_image_file
-from .path_policy import input_path
 from .node_support import ImageBatchWriter
+from .path_policy import input_path
 from .progress import progress_step
 
 DEFAULT_FPS = 24.0

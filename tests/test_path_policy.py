@@ -4,9 +4,9 @@ same message."""
 from __future__ import annotations
 
 import pytest
+from comfyui_animeinterp.core.data.synthetic import make_clip
 from comfyui_animeinterp.core.errors import InputError, WeightsError
 from comfyui_animeinterp.core.io.video import write_frames
-from comfyui_animeinterp.core.data.synthetic import make_clip
 from comfyui_animeinterp.nodes.io_nodes import AnimeInterpLoadFrames
 from comfyui_animeinterp.nodes.path_policy import ALLOWED_DIRS_ENV, input_path, weight_reference
 
@@ -65,7 +65,7 @@ def test_the_owner_can_allow_more_folders(comfy, monkeypatch):
     _, outside = comfy
     monkeypatch.setenv(ALLOWED_DIRS_ENV, str(outside.parent / "elsewhere") + ":" + str(outside))
     assert input_path(str(outside)) == outside.resolve()
-    images, _, count = AnimeInterpLoadFrames().load(str(outside))
+    _, _, count = AnimeInterpLoadFrames().load(str(outside))
     assert count == 2
     assert "or a folder listed in ANIMEINTERP_ALLOWED_DIRS" in _message("/etc")
 

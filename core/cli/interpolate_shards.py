@@ -32,8 +32,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from ..errors import AnimeInterpError, DataError, InputError
-from .interpolate import (DEFAULT_SOURCE_FPS, _progress, build_interpolator, build_timing, first_two, open_source,
-                          source_warnings)
+from .interpolate import (
+    DEFAULT_SOURCE_FPS,
+    _progress,
+    build_interpolator,
+    build_timing,
+    first_two,
+    open_source,
+    source_warnings,
+)
 
 RENDER_TIMEOUT = timedelta(days=7)
 """How long a process that has finished waits for the slowest one."""

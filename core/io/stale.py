@@ -97,9 +97,8 @@ def sweep_output(path: Path, kind: str, work_dir: Path | None = None) -> list[Pa
                 continue
             if old and not lock_held(work / f".{m['name']}.lock"):
                 _remove(p, removed)
-        elif kind == "video" and p.name == video_tmp and p.is_file():
-            _remove(p, removed)
-        elif kind == "video" and (m := probe.match(p.name)) and not pid_alive(int(m[1])):
+        elif kind == "video" and ((p.name == video_tmp and p.is_file())
+                                  or ((m := probe.match(p.name)) and not pid_alive(int(m[1])))):
             _remove(p, removed)
     return removed
 
