@@ -470,24 +470,28 @@ def test_old_unlocked_staging_of_another_out_is_swept_a_locked_or_recent_one_kep
     assert not stagings["gone"].exists() and stagings["busy"].exists() and stagings["recent"].exists()
 
 
-def test_a_stale_video_temporary_is_swept(folder, tmp_path):
-    out = tmp_path / "clip.mp4"
-    (tmp_path / ".clip.tmp.mp4").write_bytes(b"killed run")
-    (tmp_path / ".other.tmp.mp4").write_bytes(b"another OUT's")
-    assert _cli(folder, out) == 0
-    assert out.is_file() and not (tmp_path / ".clip.tmp.mp4").exists()
-    assert (tmp_path / ".other.tmp.mp4").exists()
-
-
-def test_checkpoint_temporaries_of_dead_processes_are_swept(tmp_path):
+def _dead_pid() -> int:
     import subprocess
     import sys
 
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout)
+
+
+def test_stale_video_temporaries_are_swept(folder, tmp_path):
+    out = tmp_path / "clip.mp4"
+    (tmp_path / ".clip.tmp.mp4").write_bytes(b"killed run")
+    (tmp_path / f".clip.probe-{_dead_pid()}.mp4").write_bytes(b"killed during the codec probe")
+    (tmp_path / ".other.tmp.mp4").write_bytes(b"another OUT's")
+    assert _cli(folder, out) == 0
+    assert out.is_file() and not (tmp_path / ".clip.tmp.mp4").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".other.tmp.mp4"]
+
+
+def test_checkpoint_temporaries_of_dead_processes_are_swept(tmp_path):
     from comfyui_animeinterp.core.io.stale import sweep_checkpoint_temps
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
-    dead_pid = int(dead.stdout)
+    dead_pid = _dead_pid()
     (tmp_path / f".step_00000010.pt.{dead_pid}.tmp").write_bytes(b"x")
     (tmp_path / f".step_00000011.pt.{os.getpid()}.tmp").write_bytes(b"mine, in progress")
     (tmp_path / f".step_00000012.pt.{os.getppid()}.tmp").write_bytes(b"alive")
