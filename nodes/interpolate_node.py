@@ -114,6 +114,10 @@ class AnimeInterpolate:
                 per_pair(schedule)
             elif mode == "target fps" and source_fps is not None and target_fps is not None:
                 frame_rate(source_fps, target_fps)
+                if float(target_fps) < float(source_fps):
+                    return (f"target_fps {float(target_fps):g} is below source_fps {float(source_fps):g}: that "
+                            "would drop frames, and this node only adds in-betweens; set target_fps to "
+                            f"{float(source_fps):g} or more")
         except InputError as e:
             return str(e)
         return True
@@ -131,6 +135,8 @@ class AnimeInterpolate:
             got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
             raise InputError(f"images: expected a non-empty IMAGE batch (B, H, W, C), got {got}")
         n, h, w = images.shape[:3]
+        if n < 2:
+            raise InputError("images: nothing to interpolate: the batch holds one frame (give at least two)")
         device = model_device(model)
         matching = resolve_matching(matching, model, vgg_weights)
         vgg = (load_vgg(vgg_weights, device, instead="set matching to 'colour' (weight-free, no file needed)")

@@ -6,33 +6,45 @@ ComfyUI's own image loaders take single files; this one reads a whole sequence i
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..core.errors import DataError, InputError
 from ..core.io.video import FrameReader, is_image_file
-from . import comfy_env
 from .node_support import ImageBatchWriter
+from .path_policy import input_path
 from .progress import progress_step
 
 DEFAULT_FPS = 24.0
 
 
-def resolve_clip_path(path: str) -> Path:
-    """An absolute path as is; a relative one inside ComfyUI's input folder (else the working folder)."""
-    text = (path or "").strip().strip('"')
-    if not text:
-        raise InputError("path: give a folder of frames or a video file")
-    p = Path(os.path.expanduser(text))
-    if not p.is_absolute():
-        base = comfy_env.input_directory()
-        if base is not None:
-            p = Path(base) / p
-    if not p.exists():
-        raise InputError(f"path: {p} does not exist")
-    return p
+def resolve_clip_path(path: str, what: str = "path") -> Path:
+    """The clip a widget names: inside ComfyUI, relative to its input folder and confined to it (and
+    the owner's ``ANIMEINTERP_ALLOWED_DIRS``) by :mod:`.path_policy`; outside, as given."""
+    return input_path(path, what)
+
+
+def check_loaded(name: str, reader: FrameReader, loaded: int, start: int) -> None:
+    """Refuse a load that would silently give a different clip: frames of another size (named), or
+    nothing loaded (every file unreadable, or ``start`` past the end), with counts.
+
+    Raises:
+        InputError: what happened, naming the frames.
+    """
+    other_size = [s for s in reader.skipped if s.reason.startswith("size ")]
+    if other_size:
+        shown = "; ".join(str(s) for s in other_size[:5]) + ("; ..." if len(other_size) > 5 else "")
+        raise InputError(f"{name}: {len(other_size)} frame(s) differ in size from the first: {shown}. "
+                         "Resize them to one size or load the parts separately")
+    if loaded:
+        return
+    unreadable = [s for s in reader.skipped if not s.reason.startswith("size ")]
+    if unreadable and len(unreadable) == reader.decoded:
+        raise InputError(f"{name}: none of its {len(unreadable)} files could be read "
+                         f"(e.g. {unreadable[0]})")
+    raise InputError(f"{name}: no frames to load: start {start} is at or past the last of its "
+                     f"{reader.decoded - len(unreadable)} readable frames")
 
 
 class AnimeInterpLoadFrames:
@@ -118,8 +130,7 @@ class AnimeInterpLoadFrames:
                 break
             frames.append(frame)
             step(len(frames), max(total, len(frames)))
-        if not frames:
-            raise InputError(f"{source}: no frames to load (start {start}, {len(reader)} frames)")
+        check_loaded(source.name, reader, len(frames), start)
         h, w = frames[0].shape[:2]
         out = ImageBatchWriter(len(frames), h, w)
         for i in range(len(frames)):

@@ -23,7 +23,8 @@ DOWNLOAD_SWITCH = "the 'download' switch of Load Model (AnimeInterp)"
 
 
 def resolve(name_or_path: str, download: bool = True, instead: str = "", show_progress: bool = False) -> Path:
-    """A local, verified safetensors file for a manifest name, a models-folder file or a path.
+    """A local, verified safetensors file for a manifest name, a models-folder file or a path
+    (inside ComfyUI, a path only where :mod:`.path_policy` allows it).
 
     Args:
         download: fetch a manifest weight that is not on disk (else only look).
@@ -33,7 +34,9 @@ def resolve(name_or_path: str, download: bool = True, instead: str = "", show_pr
     """
     from ..core.errors import WeightsError
     from ..core.weights.resolve import resolve_weight
+    from .path_policy import weight_reference
 
+    weight_reference(name_or_path)  # a shared server reads weights from its model folders only
     if comfy_env.in_comfyui():
         full = comfy_env.full_model_path(name_or_path)
         if full:
@@ -98,7 +101,12 @@ def on_disk(name_or_path: str) -> bool:
     cache, or an upstream original there)."""
     from ..core.errors import WeightsError
     from ..core.weights.resolve import resolve_weight
+    from .path_policy import weight_reference
 
+    try:
+        weight_reference(name_or_path)  # a refused path is "not on disk", exactly like a missing one
+    except WeightsError:
+        return False
     if comfy_env.in_comfyui() and comfy_env.full_model_path(name_or_path):
         return True
     folders = comfy_env.model_folders()

@@ -219,7 +219,7 @@ class StyleFinetune:
             source = run_dir / "style_frames"
             write_frame_triplets(image_batch_to_frames(images), source)
         else:
-            source = resolve_clip_path(data)
+            source = resolve_clip_path(data, "data")
         flows, features = FLOW_CHOICES[init_flows]
         device = comfy_env.torch_device()
         config = FinetuneConfig(

@@ -358,3 +358,228 @@ def test_a_fault_no_command_handles_is_one_line(monkeypatch, capsys, exc, status
     monkeypatch.setattr(weights_cli, "load_manifest", fail)
     assert main(["weights", "list"]) == status
     _one_line(capsys.readouterr().err, fragment)
+
+
+# --------------------------------------------------------------------------- interpolate: nothing to do (issue 15.6)
+
+def test_a_folder_of_unreadable_files_is_an_error_not_zero_frames(tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for i in range(3):
+        (bad / f"f{i}.png").write_bytes(b"not a png")
+    assert _cli(bad, tmp_path / "out") == 2
+    _one_line(capsys.readouterr().err, "none of its 3 image files could be read (e.g. f0.png: not a readable image)")
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
+
+
+def test_a_one_frame_folder_is_nothing_to_interpolate(tmp_path, frames, capsys):
+    write_frames(tmp_path / "one", frames[:1])
+    assert _cli(tmp_path / "one", tmp_path / "out") == 2
+    _one_line(capsys.readouterr().err, "nothing to interpolate: one frame")
+    assert not (tmp_path / "out").exists()
+
+
+def test_one_readable_frame_among_corrupt_ones(tmp_path, frames, capsys):
+    write_frames(tmp_path / "in", frames[:1])
+    (tmp_path / "in" / "frame_000001.png").write_bytes(b"junk")
+    assert _cli(tmp_path / "in", tmp_path / "out") == 2
+    _one_line(capsys.readouterr().err, "nothing to interpolate: only one frame could be read, 1 skipped")
+
+
+def test_skipped_frames_are_counted_in_a_warning(folder, tmp_path, capsys):
+    (folder / "frame_000001.png").write_bytes(b"junk")
+    assert _cli(folder, tmp_path / "out") == 0
+    err = capsys.readouterr().err
+    assert "warning: skipped 1 of 6 frames (frame_000001.png: not a readable image)" in err, err
+    assert "wrote " in err
+
+
+def test_a_truncated_video_warns_with_counts(tmp_path, frames, capsys):
+    from comfyui_animeinterp.core.io import video
+
+    whole = tmp_path / "whole.avi"
+    video.write_video(whole, frames, 24.0, "MJPG")
+    data = whole.read_bytes()
+    src = tmp_path / "cut.avi"
+    src.write_bytes(data[: len(data) * 6 // 10])  # a copy that stopped part-way; the header still says 6
+    reader = video.FrameReader(src, warn=False)
+    kept = sum(1 for _ in reader)
+    assert 2 <= kept < len(reader) == len(frames)
+    assert _cli(src, tmp_path / "out") == 0
+    err = capsys.readouterr().err
+    assert f"warning: the video ended after {kept} frames; its header says {len(frames)} (truncated?)" in err, err
+
+
+# --------------------------------------------------------------------------- interrupted work (issue 15.8)
+
+def test_sigterm_is_handled_like_ctrl_c(folder, tmp_path, capsys, monkeypatch):
+    import signal
+
+    real = Interpolator.frame_at
+    calls = []
+
+    def frame_at(self, pair, t):
+        calls.append(t)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(self, pair, t)
+
+    monkeypatch.setattr(Interpolator, "frame_at", frame_at)
+    before = signal.getsignal(signal.SIGTERM)
+    assert _cli(folder, tmp_path / "out.mp4") == 130
+    _one_line(capsys.readouterr().err, "interrupted")
+    assert not (tmp_path / "out.mp4").exists() and _leftovers(tmp_path) == []
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler lives only while the command runs
+
+
+def test_stale_temporaries_of_our_out_are_swept(finished, folder, tmp_path):
+    out, _ = finished
+    (out / ".frame_000003.png.tmp").write_bytes(b"half")
+    (out / ".notes.tmp").write_text("not ours")
+    stale = tmp_path / f".{out.name}.staging-abc123"
+    stale.mkdir()
+    (stale / "frame_000000.png").write_bytes(b"x")
+    other = tmp_path / ".elsewhere.staging-xyz"
+    other.mkdir()
+    assert _cli(folder, out, "--overwrite") == 0
+    assert not stale.exists() and not (out / ".frame_000003.png.tmp").exists()
+    assert (out / ".notes.tmp").exists() and other.exists()  # only our own names for this OUT
+
+
+def test_old_unlocked_staging_of_another_out_is_swept_a_locked_or_recent_one_kept(folder, tmp_path):
+    import fcntl
+
+    from comfyui_animeinterp.core.io.stale import STALE_AFTER_S
+
+    time_ago = os.path.getmtime(folder) - STALE_AFTER_S - 60
+    stagings = {}
+    for name in ("gone", "busy", "recent"):
+        d = tmp_path / f".{name}.staging-x1y2"
+        d.mkdir()
+        (d / "frame_000000.png").write_bytes(b"x")
+        if name != "recent":
+            os.utime(d, (time_ago, time_ago))
+        stagings[name] = d
+    lock = tmp_path / ".busy.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a run writing 'busy' right now
+    try:
+        assert _cli(folder, tmp_path / "out") == 0
+    finally:
+        os.close(fd)
+    assert not stagings["gone"].exists() and stagings["busy"].exists() and stagings["recent"].exists()
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout)
+
+
+def test_stale_video_temporaries_are_swept(folder, tmp_path):
+    out = tmp_path / "clip.mp4"
+    (tmp_path / ".clip.tmp.mp4").write_bytes(b"killed run")
+    (tmp_path / f".clip.probe-{_dead_pid()}.mp4").write_bytes(b"killed during the codec probe")
+    (tmp_path / ".other.tmp.mp4").write_bytes(b"another OUT's")
+    assert _cli(folder, out) == 0
+    assert out.is_file() and not (tmp_path / ".clip.tmp.mp4").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".other.tmp.mp4"]
+
+
+def test_checkpoint_temporaries_of_dead_processes_are_swept(tmp_path):
+    from comfyui_animeinterp.core.io.stale import sweep_checkpoint_temps
+
+    dead_pid = _dead_pid()
+    (tmp_path / f".step_00000010.pt.{dead_pid}.tmp").write_bytes(b"x")
+    (tmp_path / f".step_00000011.pt.{os.getpid()}.tmp").write_bytes(b"mine, in progress")
+    (tmp_path / f".step_00000012.pt.{os.getppid()}.tmp").write_bytes(b"alive")
+    (tmp_path / "step_00000009.pt").write_bytes(b"a real checkpoint")
+    removed = sweep_checkpoint_temps(tmp_path)
+    assert [p.name for p in removed] == [f".step_00000010.pt.{dead_pid}.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
+        f".step_00000011.pt.{os.getpid()}.tmp", f".step_00000012.pt.{os.getppid()}.tmp", "step_00000009.pt"])
+
+
+# --------------------------------------------------------------------------- nodes: nothing or something else (issue 15.6)
+
+@pytest.fixture
+def comfy_input(fake_comfy, tmp_path):
+    return tmp_path / "input"
+
+
+def _load(name: str):
+    from comfyui_animeinterp.nodes.io_nodes import AnimeInterpLoadFrames
+
+    return AnimeInterpLoadFrames().load(name)
+
+
+def test_node_load_of_mixed_sizes_names_the_frames(comfy_input, frames):
+    import cv2
+    from comfyui_animeinterp.core.errors import InputError
+
+    write_frames(comfy_input / "mixed", frames)
+    odd = cv2.resize(frames[2], (W // 2, H // 2))
+    write_frames(comfy_input / "mixed", [odd], start=2)
+    with pytest.raises(InputError, match=r"1 frame\(s\) differ in size from the first: frame_000002.png: size "
+                                         rf"{W // 2}x{H // 2} differs"):
+        _load("mixed")
+
+
+def test_node_load_of_an_all_corrupt_folder_says_the_files_could_not_be_read(comfy_input):
+    from comfyui_animeinterp.core.errors import InputError
+
+    (comfy_input / "bad").mkdir()
+    for i in range(2):
+        (comfy_input / "bad" / f"f{i}.png").write_bytes(b"junk")
+    with pytest.raises(InputError, match=r"none of its 2 files could be read \(e.g. f0.png: not a readable image\)"):
+        _load("bad")
+
+
+def test_node_load_with_start_past_the_end(comfy_input, frames):
+    from comfyui_animeinterp.core.errors import InputError
+    from comfyui_animeinterp.nodes.io_nodes import AnimeInterpLoadFrames
+
+    write_frames(comfy_input / "clip", frames)
+    with pytest.raises(InputError, match=f"start 99 is at or past the last of its {len(frames)} readable frames"):
+        AnimeInterpLoadFrames().load("clip", start=99)
+
+
+def test_node_interpolate_refuses_one_frame_and_a_lower_target_fps(frames):
+    from comfyui_animeinterp.core.errors import InputError
+    from comfyui_animeinterp.nodes.interpolate_node import AnimeInterpolate
+
+    batch = torch.from_numpy(np.stack(frames)).float() / 255
+    with pytest.raises(InputError, match="nothing to interpolate: the batch holds one frame"):
+        AnimeInterpolate().run(batch[:1], matching="colour")
+    with pytest.raises(InputError, match="target_fps 12 is below source_fps 24: that would drop frames"):
+        AnimeInterpolate().run(batch, mode="target fps", source_fps=24.0, target_fps=12.0, matching="colour")
+
+
+def test_sigterm_to_a_running_cli_leaves_no_temporary(tmp_path):
+    """The real thing: a separate ``animeinterp interpolate`` writing a video, stopped with SIGTERM."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write_frames(tmp_path / "in", make_clip(40, 180, 240, seed=4, max_shift=8))
+    out = tmp_path / "clip.mp4"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "comfyui_animeinterp.core.cli", "interpolate",
+                             str(tmp_path / "in"), str(out), "-m", "8", "--weight-free", "--quiet"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / ".clip.tmp.mp4").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "finished before it could be stopped"
+        proc.send_signal(signal.SIGTERM)
+        code, err = proc.wait(timeout=60), proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.stderr.close()
+    assert code == 130, err
+    _one_line(err, "interrupted")
+    assert not out.exists() and _leftovers(tmp_path) == []

@@ -94,8 +94,14 @@ def test_progress_and_cancel(twos_with_cut, fake_comfy):
 
 def test_single_frame_and_bad_inputs(twos_with_cut):
     _, images = twos_with_cut
-    out, _ = _run(images[:1], multiplier=4)
-    assert out.shape[0] == 1
+    from comfyui_animeinterp.core.errors import InputError
+
+    with pytest.raises(InputError, match="nothing to interpolate: the batch holds one frame"):  # issue 15.6
+        _run(images[:1], multiplier=4)
+    below = AnimeInterpolate.check_inputs(mode="target fps", source_fps=24.0, target_fps=12.0)
+    assert "target_fps 12 is below source_fps 24: that would drop frames" in below
+    with pytest.raises(InputError, match="would drop frames"):
+        _run(images, mode="target fps", source_fps=24.0, target_fps=12.0)
     v = AnimeInterpolate.check_inputs
     assert v("multiplier", 2, 24.0, 60.0, "", "vgg", "japan", "auto") is True
     assert v(mode=None, multiplier=None) is True

@@ -103,3 +103,10 @@ def test_an_error_stops_every_process_and_is_reported_once(tmp_path):
     assert "already holds 2 frames" in err0 and "--overwrite" in err0
     assert err1 == ""  # only process 0 checks OUT, and says so once
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").iterdir()} == before
+
+
+def test_one_frame_is_nothing_to_interpolate_across_processes(tmp_path):
+    write_frames(tmp_path / "in", make_clip(1, H, W, seed=3))
+    (code0, err0), (code1, _) = _two_processes(tmp_path / "in", tmp_path / "out")
+    assert (code0, code1) == (2, 2), err0[-2000:]
+    assert "nothing to interpolate: one frame" in err0 and not (tmp_path / "out").exists()

@@ -149,3 +149,19 @@ def test_metrics_log_truncates_on_resume_and_plots(tmp_path):
     )
     png = plot_curves(rows, tmp_path / "curves.png")
     assert png is not None and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_save_sweeps_a_killed_runs_partial_files(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout)
+    partial = tmp_path / f".step_00000004.pt.{dead}.tmp"  # a fine-tune killed while saving (issue 15.8)
+    partial.write_bytes(b"half a checkpoint")
+    alive = tmp_path / f".step_00000004.pt.{os.getppid()}.tmp"  # another run saving right now
+    alive.write_bytes(b"in progress")
+    ckpt.save_checkpoint(tmp_path, _state(5, 5.0))
+    assert not partial.exists() and alive.exists()
+    assert [p.name for _, p in ckpt.list_checkpoints(tmp_path)] == ["step_00000005.pt"]

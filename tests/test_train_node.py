@@ -23,9 +23,12 @@ def files(tmp_path_factory):
 
 
 @pytest.fixture
-def node(fake_comfy):
+def node(fake_comfy, files, monkeypatch):
     from comfyui_animeinterp.nodes import model_cache
+    from comfyui_animeinterp.nodes.path_policy import ALLOWED_DIRS_ENV
     from comfyui_animeinterp.nodes.train_nodes import StyleFinetune
+
+    monkeypatch.setenv(ALLOWED_DIRS_ENV, str(files[1].parent))  # the owner allows the test's weights folder
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small tensors: one thread is faster and immune to a busy machine

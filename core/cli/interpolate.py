@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +90,8 @@ class Source:
     count: int
     fps: float | None
     describe: str
+    reader: object | None = None
+    """The :class:`..io.video.FrameReader` of a folder or video (its ``skipped`` and ``decoded``)."""
 
 
 def open_source(paths: list[str]) -> Source:
@@ -99,8 +104,55 @@ def open_source(paths: list[str]) -> Source:
             raise InputError(f"the two images differ in size: {a.shape[1]}x{a.shape[0]} and "
                              f"{b.shape[1]}x{b.shape[0]}")
         return Source(iter([(0, a), (1, b)]), 2, None, "2 images")
-    reader = FrameReader(paths[0])
-    return Source(iter(reader), len(reader), reader.fps, f"{len(reader)} frames ({reader.kind})")
+    reader = FrameReader(paths[0], warn=False)  # skipped frames are summed up in one warning
+    return Source(iter(reader), len(reader), reader.fps, f"{len(reader)} frames ({reader.kind})", reader)
+
+
+def first_two(source: Source, name: str) -> Iterator[tuple[int, np.ndarray]]:
+    """Read ahead to the first two usable frames (before OUT is touched) and return the whole
+    stream again.
+
+    Raises:
+        DataError: fewer than two frames can be read: none (all unreadable, an empty video) or one
+            (nothing to interpolate).
+    """
+    from itertools import chain
+
+    from ..errors import DataError
+
+    head = []
+    for item in source.frames:
+        head.append(item)
+        if len(head) == 2:
+            return chain(head, source.frames)
+    reader = source.reader
+    skipped = list(getattr(reader, "skipped", []))
+    total = len(reader) if reader is not None and reader.kind == "images" else None
+    example = f" (e.g. {skipped[0]})" if skipped else ""
+    if not head:
+        if total:
+            raise DataError(f"{name}: none of its {total} image files could be read{example}; nothing written")
+        raise DataError(f"{name}: no frame could be read from this video{example}; nothing written")
+    if skipped:
+        raise DataError(f"{name}: nothing to interpolate: only one frame could be read, {len(skipped)} "
+                        f"skipped{example}")
+    raise DataError(f"{name}: nothing to interpolate: one frame (give at least two)")
+
+
+def source_warnings(source: Source) -> list[str]:
+    """After a full pass: frames skipped, and a video that ended before its header's count."""
+    reader = source.reader
+    if reader is None:
+        return []
+    lines = []
+    skipped = reader.skipped
+    if skipped:
+        shown = "; ".join(str(s) for s in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+        lines.append(f"warning: skipped {len(skipped)} of {reader.decoded} frames ({shown})")
+    if reader.kind == "video" and reader.decoded < len(reader):
+        lines.append(f"warning: the video ended after {reader.decoded} frames; its header says {len(reader)} "
+                     "(truncated?)")
+    return lines
 
 
 def build_timing(args: argparse.Namespace, source_fps: float):
@@ -166,10 +218,35 @@ def parse_working_size(text: str):
 
 def run_interpolate(args: argparse.Namespace) -> int:
     """The command: returns 0, 2 for a usage/input error, 1 for a system fault (out of memory, disk),
-    130 when interrupted (Ctrl-C). Everything is checked (input, weights, OUT) before OUT is touched,
-    and an existing OUT is replaced only by a complete new output (``core.io.output``)."""
+    130 when interrupted (Ctrl-C or SIGTERM). Everything is checked (input, weights, OUT) before OUT
+    is touched, and an existing OUT is replaced only by a complete new output (``core.io.output``)."""
+    with sigterm_as_interrupt():
+        return _run_interpolate(args)
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """While the block runs, SIGTERM (``kill``, a container stop) raises KeyboardInterrupt in the main
+    thread, so it is handled like Ctrl-C. Installed only by the CLI, only from the main thread; the
+    previous handler is put back afterwards."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_interpolate(args: argparse.Namespace) -> int:
     from ..clip.retime import RetimeOptions, retime_clip
     from ..io.output import check_output
+    from ..io.stale import sweep_output
 
     if len(args.paths) not in (2, 3):
         print("animeinterp interpolate: give IN OUT, or IN IN2 OUT for two images", file=sys.stderr)
@@ -186,6 +263,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
             raise InputError(f"--source-fps must be a positive frame rate, got {args.source_fps:g}")
         target = check_output(out, inputs, args.overwrite)
         source = open_source(inputs)
+        source.frames = first_two(source, inputs[0] if len(inputs) == 1 else "IN")
         source_fps = args.source_fps or source.fps or DEFAULT_SOURCE_FPS
         timing = build_timing(args, source_fps)
         is_video = target.kind == "video"
@@ -193,10 +271,14 @@ def run_interpolate(args: argparse.Namespace) -> int:
         out_fps = timing.output_fps(source_fps, max(source.count, 1))
         interpolator = build_interpolator(args)
         target.lock()
+        sweep_output(target.path, target.kind, target.work_dir)  # an interrupted run's leftovers
         sink = target.open_sink(args.ext, out_fps, args.codec)
     except BaseException as e:
         if target is not None:
             target.unlock()
+        if isinstance(e, KeyboardInterrupt):
+            print(f"animeinterp interpolate: interrupted; {out_path} left as it was", file=sys.stderr)
+            return 130
         status = _fail(e, None, args.device) if isinstance(e, Exception) else None
         if status is None:
             raise
@@ -227,6 +309,8 @@ def run_interpolate(args: argparse.Namespace) -> int:
     finally:
         target.unlock()
     bar.close()
+    for line in source_warnings(source):
+        print(f"animeinterp interpolate: {line}", file=sys.stderr)
     fps_note = f" at {out_fps:g} fps" if is_video else ""
     print(f"wrote {sink.written} frames to {out_path}{fps_note}", file=sys.stderr)
     return 0

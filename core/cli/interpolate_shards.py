@@ -32,7 +32,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from ..errors import AnimeInterpError, DataError, InputError
-from .interpolate import DEFAULT_SOURCE_FPS, _progress, build_interpolator, build_timing, open_source
+from .interpolate import (
+    DEFAULT_SOURCE_FPS,
+    _progress,
+    build_interpolator,
+    build_timing,
+    first_two,
+    open_source,
+    source_warnings,
+)
 
 RENDER_TIMEOUT = timedelta(days=7)
 """How long a process that has finished waits for the slowest one."""
@@ -67,6 +75,7 @@ def run_sharded(args: argparse.Namespace) -> int:
 def _run(ctx, args: argparse.Namespace) -> int:
     from ..clip.shard import needed_frames, render_spans, span_cost, split_spans
     from ..io.output import FRAME_NAME, check_output
+    from ..io.stale import sweep_output
     from ..io.video import FrameReader, write_image
     from ..train.distributed import broadcast_object
 
@@ -78,6 +87,7 @@ def _run(ctx, args: argparse.Namespace) -> int:
         if ctx.is_main:  # checks OUT without touching it; the lock and the sink come after the checks
             target = check_output(out, inputs, args.overwrite)
         source = open_source(inputs)
+        source.frames = first_two(source, inputs[0] if len(inputs) == 1 else "IN")
         source_fps = args.source_fps or source.fps or DEFAULT_SOURCE_FPS
         timing = build_timing(args, source_fps)
     except AnimeInterpError as e:
@@ -94,6 +104,7 @@ def _run(ctx, args: argparse.Namespace) -> int:
     try:
         if ctx.is_main:
             target.lock()
+            sweep_output(target.path, target.kind, target.work_dir)  # an interrupted run's leftovers
             sink = target.open_sink(args.ext, timing.output_fps(source_fps, max(source.count, 1)), args.codec)
             folder = _frames_folder(target, sink)
     except AnimeInterpError as e:
@@ -138,6 +149,8 @@ def _run(ctx, args: argparse.Namespace) -> int:
         target.unlock()
     if code:
         return code
+    for line in source_warnings(source):
+        print(f"animeinterp interpolate: {line}", file=sys.stderr)
     print(f"wrote {total} frames to {out} ({ctx.world_size} processes)", file=sys.stderr)
     return 0
 

@@ -107,10 +107,15 @@ class FrameReader:
         path: the source. kind: ``"images"`` or ``"video"``.
         fps: frames per second of a video (``None`` for image folders).
         skipped: frames left out while iterating (see the module docstring).
+        decoded: source positions visited so far (after a full pass: the frames a video really
+            holds, which may be fewer than ``len()``, its header's count).
+        warn: log each skipped frame (a caller that reports :attr:`skipped` itself passes False).
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, warn: bool = True):
         self.path = Path(path)
+        self.warn = warn
+        self.decoded = 0
         self.skipped: list[Skipped] = []
         self.fps: float | None = None
         if self.path.is_dir():
@@ -141,7 +146,8 @@ class FrameReader:
 
     def _skip(self, name: str, reason: str) -> None:
         self.skipped.append(Skipped(name, reason))
-        log.warning("skipped %s: %s", name, reason)
+        if self.warn:
+            log.warning("skipped %s: %s", name, reason)
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         size: tuple[int, int] | None = None
@@ -185,6 +191,7 @@ class FrameReader:
     def _raw(self) -> Iterator[tuple[int, str, np.ndarray | None]]:
         if self.kind == "images":
             for index, f in enumerate(self._files):
+                self.decoded = index + 1
                 try:
                     yield index, f.name, read_image(f)
                 except DataError as e:
@@ -198,6 +205,7 @@ class FrameReader:
                 ok, bgr = cap.read()
                 if not ok:
                     break
+                self.decoded = index + 1
                 yield index, f"{self.path.name}#{index}", cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 index += 1
         finally:

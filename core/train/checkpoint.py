@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..io.stale import sweep_checkpoint_temps
+
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "comfyui-animeinterp-finetune/1"
@@ -71,6 +73,7 @@ def save_checkpoint(folder: str | os.PathLike, state: TrainingState, keep: int =
     """Write ``state`` atomically as ``step_<step>.pt`` and keep only the newest ``keep`` files."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    sweep_checkpoint_temps(folder)  # a killed run's partial files (81 MB each)
     path = checkpoint_path(folder, state.step)
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"
     try:
