@@ -81,7 +81,7 @@ class StyleFinetune:
             "required": {
                 "model": (
                     MODEL_TYPE,
-                    {"tooltip": "The model to start from (Load AnimeInterp Model); it is copied."},
+                    {"tooltip": "The model to start from (Load Model (AnimeInterp)); it is copied."},
                 ),
                 "data": (
                     "STRING",
@@ -207,7 +207,7 @@ class StyleFinetune:
         base = getattr(model, "model", model)
         if not isinstance(base, LearnedInterpolator):
             raise InputError(
-                f"model: expected an {MODEL_TYPE} from Load AnimeInterp Model, got {type(model).__name__}"
+                f"model: expected an {MODEL_TYPE} from Load Model (AnimeInterp), got {type(model).__name__}"
             )
         if train not in TRAIN_CHOICES:
             raise InputError(f"train: choose one of {list(TRAIN_CHOICES)}")
