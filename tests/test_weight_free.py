@@ -240,3 +240,13 @@ def test_refine_dis_takes_label_maps_at_the_working_size():
         refine_dis(f1, f3, None, (labels[0], labels[0]))
     with pytest.raises(InputError):
         fuse_flows(f1, f3, [np.zeros((2, 80, 120), np.float32)] * 2, -np.ones((80, 120), np.int32))
+
+
+def test_inconsistency_is_zero_for_inverse_flows_and_capped_for_contradicting_ones():
+    from comfyui_animeinterp.core.weightfree.refine import CONSISTENCY_CAP_PX, inconsistency
+
+    f = np.zeros((2, 30, 40), np.float32)
+    f[0], f[1] = 3.0, -2.0
+    assert np.abs(inconsistency(f, -f, 3)[:, :35]).max() < 1e-5
+    assert np.allclose(inconsistency(f, np.zeros_like(f), 3), np.hypot(3.0, 2.0), atol=1e-5)
+    assert np.allclose(inconsistency(f * 20, f * 20, 3), CONSISTENCY_CAP_PX)
