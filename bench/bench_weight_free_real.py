@@ -45,7 +45,10 @@ colour / line art from 27.38 / 22.25 with the per-pixel choice among the candida
 * a second choice with each candidate's forward-backward inconsistency against the other
   direction's first choice added to its warping error (15 per px, capped at 20 px): 27.60 / 22.34
   (SSIM 0.9387 / 0.8410; weights 5 and 40 give 27.60 / 22.34 and 27.61 / 22.35): kept. The walker
-  of 74302_1349 and bocchi's left eye come out a little more whole. Synthetic cartoons
+  of 74302_1349 and bocchi's left eye come out a little more whole. The consistency pass with
+  the per-pixel choice (no label maps, as in the clip renderer) gives 27.57 / 22.36 (SSIM 0.9388 /
+  0.8408): most of the PSNR is the consistency pass; the per-piece choice is what keeps pieces whole
+  on the named pairs. Synthetic cartoons
   (``bench_weight_free.py --count 4``): 28.32 -> 28.35 moderate, 26.93 -> 26.93 large.
 
 The named pairs still tear in places (the boy's legs and arm of 72105_388, the walker of
