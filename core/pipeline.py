@@ -109,7 +109,7 @@ class Interpolator:
         sgm = run_sgm(a, b, self.sgm_options, self.vgg, self.device, self.sgm_memo) if self.use_sgm else None
         coarse = sgm.flow_at(h, w) if sgm is not None else None
         if self.model is None:
-            flows = refine_dis(a, b, coarse)
+            flows = refine_dis(a, b, coarse, (sgm.labels1, sgm.labels3) if sgm is not None else None)
             blend_inputs = (to_tensor(a, self.device), to_tensor(b, self.device),
                             torch.from_numpy(flows.flow_13)[None].to(self.device),
                             torch.from_numpy(flows.flow_31)[None].to(self.device))

@@ -194,3 +194,59 @@ def test_blend_is_deterministic_across_thread_counts():
     finally:
         torch.set_num_threads(threads)
     assert outs[0] == outs[1]
+
+
+def _moving_piece() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames 80x120: a flat grey 30x30 piece (label 1) moves 6 px right over a still textured
+    background (label 0), and the piece's label map in frame 1."""
+    rng = np.random.default_rng(2)
+    background = np.repeat(np.repeat(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8), 2, 0), 2, 1)
+    f1, f3 = background.copy(), background.copy()
+    f1[25:55, 40:70] = 128
+    f3[25:55, 46:76] = 128
+    labels = np.zeros((80, 120), np.int32)
+    labels[25:55, 40:70] = 1
+    return f1, f3, labels
+
+
+def test_fusion_gives_each_drawn_piece_one_candidate_flow():
+    """Inside a flat piece zero flow warps the piece onto itself as well as its true motion does, so
+    the per-pixel choice tears it (some pixels stay, its edges move); with the label map the whole
+    piece takes the flow that explains it best, and the large background still chooses per pixel."""
+    f1, f3, labels = _moving_piece()
+    zero = np.zeros((2, 80, 120), np.float32)
+    shift = zero.copy()
+    shift[0] = 6.0
+    per_pixel = fuse_flows(f1, f3, [zero, shift])
+    piece = per_pixel[0][labels == 1]
+    assert (piece == 0.0).any() and (piece == 6.0).any()  # torn: one piece, two motions
+    fused = fuse_flows(f1, f3, [zero, shift], labels)
+    assert (fused[0][labels == 1] == 6.0).all() and (fused[1] == 0.0).all()
+    assert (fused[0, :, :25] == 0.0).all() and (fused[0, :, 95:] == 0.0).all()  # background per pixel
+
+
+def test_refine_dis_takes_label_maps_at_the_working_size():
+    """SGM's label maps may be smaller than the frames: they are nearest-resized, and a label map of
+    the wrong rank or with negative labels is an InputError."""
+    f1, f3, labels = _moving_piece()
+    small = labels[::2, ::2]
+    upsized = np.repeat(np.repeat(small, 2, 0), 2, 1)
+    full = refine_dis(f1, f3, CoarseFlow(np.zeros((2, 80, 120)), np.zeros((2, 80, 120)),
+                                         np.zeros((80, 120), bool), np.zeros((80, 120), bool)), (small, small))
+    again = refine_dis(f1, f3, CoarseFlow(np.zeros((2, 80, 120)), np.zeros((2, 80, 120)),
+                                          np.zeros((80, 120), bool), np.zeros((80, 120), bool)), (upsized, upsized))
+    assert np.array_equal(full.flow_13, again.flow_13) and np.array_equal(full.flow_31, again.flow_31)
+    with pytest.raises(InputError):
+        refine_dis(f1, f3, None, (labels[0], labels[0]))
+    with pytest.raises(InputError):
+        fuse_flows(f1, f3, [np.zeros((2, 80, 120), np.float32)] * 2, -np.ones((80, 120), np.int32))
+
+
+def test_inconsistency_is_zero_for_inverse_flows_and_capped_for_contradicting_ones():
+    from comfyui_animeinterp.core.weightfree.refine import CONSISTENCY_CAP_PX, inconsistency
+
+    f = np.zeros((2, 30, 40), np.float32)
+    f[0], f[1] = 3.0, -2.0
+    assert np.abs(inconsistency(f, -f, 3)[:, :35]).max() < 1e-5
+    assert np.allclose(inconsistency(f, np.zeros_like(f), 3), np.hypot(3.0, 2.0), atol=1e-5)
+    assert np.allclose(inconsistency(f * 20, f * 20, 3), CONSISTENCY_CAP_PX)
