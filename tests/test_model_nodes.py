@@ -164,14 +164,14 @@ def test_progress_cancel_and_errors(clip, clip_flow, fake_comfy):
     assert v(2, "0.5, 1.5") is not True and v(2, "a") is not True and v(1, "") is not True
 
 
-def test_loaded_model_follows_comfyuis_free_memory(fake_comfy, tmp_path):
+def test_loaded_model_follows_comfyuis_free_memory(fake_comfy):
     """Inside ComfyUI the flow net's memory budget is half of what model management reports free."""
     import torch
     from comfyui_animeinterp.nodes import model_cache
 
     from tests.support.model_files import write_model_file
 
-    path = tmp_path / "m.safetensors"
+    path = fake_comfy.models_dir / "animeinterp" / "m.safetensors"
     write_model_file(path)
     model = model_cache.load_interpolator(str(path), torch.device("cpu"), torch.float32)
     fake_comfy.free_bytes = 8 << 30
