@@ -4,7 +4,7 @@
 
 ``Interpolator`` runs the learned path when it has a model (RFR / RFR+GMA refinement and GridNet
 synthesis) and the weight-free path otherwise (DIS refinement seeded by SGM and fused with the
-coarse flow, occlusion-aware splat blending). Flows are computed once per pair; any number of
+coarse flow, one flow per drawn piece; the motion carried to t and both frames backward-warped). Flows are computed once per pair; any number of
 in-betweens come from them.
 """
 from __future__ import annotations
@@ -204,7 +204,7 @@ def _register_evaluation_methods() -> None:
                     "SGM + learned RFR+GMA refinement + GridNet (needs weights)",
                     flow_factory=lambda **o: _flows(full(**o)))
     register_method("weight-free", lambda **o: _method(weight_free(**o)),
-                    "SGM (colour features) + DIS refinement + occlusion-aware splat blending, no weights",
+                    "SGM (colour features) + DIS refinement + backward warping at t with a cross-fade fall-back, no weights",
                     flow_factory=lambda **o: _flows(weight_free(**o)))
 
 

@@ -1,7 +1,9 @@
-"""The path without a network: dense flows by OpenCV DIS and an occlusion-aware blend.
+"""The path without a network: dense flows by OpenCV DIS, and frames at t by backward warping.
 
-* :mod:`.refine` — coarse SGM flows -> dense flows (:class:`PairFlows`), fused per pixel by warping error;
-* :mod:`.blend` — both frames forward-splatted to time t and blended by flow consistency.
+* :mod:`.refine` — coarse SGM flows -> dense flows (:class:`PairFlows`), fused by warping error
+  (one flow per drawn piece when label maps are given) and checked forward-backward;
+* :mod:`.blend` — the motion carried to t, both frames backward-warped and blended by visibility,
+  with a cross-fade fall-back where the warps disagree.
 """
 from .blend import blend_at
 from .refine import PairFlows, refine_dis
