@@ -69,8 +69,8 @@ class CoarseFlow:
         return CoarseFlow(
             resize_flow_nearest(self.flow_13, height, width),
             resize_flow_nearest(self.flow_31, height, width),
-            _resize_mask_nearest(self.valid_13, height, width),
-            _resize_mask_nearest(self.valid_31, height, width),
+            resize_map_nearest(self.valid_13, height, width),
+            resize_map_nearest(self.valid_31, height, width),
         )
 
 
@@ -93,7 +93,9 @@ def resize_flow_nearest(flow: np.ndarray, height: int, width: int) -> np.ndarray
     return out
 
 
-def _resize_mask_nearest(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+def resize_map_nearest(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize a ``(h, w)`` map (validity mask, label map) with the same legacy nearest sampling as
+    :func:`resize_flow_nearest`, so that it stays aligned with the resized flows."""
     h, w = mask.shape
     if (h, w) == (height, width):
         return mask.copy()

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..progress import checkpoint
-from ..sgm.coarse_flow import CoarseFlow
+from ..sgm.coarse_flow import CoarseFlow, resize_map_nearest
 
 
 @dataclass(frozen=True)
@@ -80,16 +80,12 @@ as a whole; larger ones (backgrounds, which may deform or hold several motions) 
 
 
 def resize_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Nearest-resize an ``int (h, w)`` label map to ``(height, width)`` (SGM runs at a working size)."""
+    """Nearest-resize an ``int (h, w)`` label map to ``(height, width)`` (SGM runs at a working size),
+    with the sampling that brings SGM's flows to the frame size."""
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise InputError(f"a label map must be (H, W); got shape {labels.shape}")
-    h, w = labels.shape
-    if (h, w) == (height, width):
-        return labels
-    rows = np.minimum((np.arange(height) * h) // height, h - 1)
-    cols = np.minimum((np.arange(width) * w) // width, w - 1)
-    return labels[rows][:, cols]
+    return resize_map_nearest(labels, height, width)
 
 
 def fuse_flows(src: np.ndarray, dst: np.ndarray, candidates: list[np.ndarray],
