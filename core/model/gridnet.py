@@ -74,13 +74,25 @@ class GridNet(nn.Module):
 
     def forward(self, frames: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, f3: torch.Tensor
                 ) -> torch.Tensor:
-        frames, f1, f2, f3 = (x.contiguous(memory_format=torch.channels_last) for x in (frames, f1, f2, f3))
+        return self.consume([frames, f1, f2, f3])
+
+    def consume(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        """Like :meth:`forward` on ``[frames, f1, f2, f3]``, taking each input out of the list
+        when it is used, so that a caller that keeps no other reference frees it then (the
+        warped inputs are as large as the network's own activations)."""
+        if len(inputs) != 4:
+            raise ValueError(f"expected [frames, f1, f2, f3], got {len(inputs)} tensors")
+
+        def take() -> torch.Tensor:
+            return inputs.pop(0).contiguous(memory_format=torch.channels_last)
+
         # Nodes are dropped as soon as they are no longer needed (full-resolution ones are large).
-        x00 = self.head_frames(frames) + self.head_level1(f1)
+        x00 = self.head_frames(take())
+        x00 = x00 + self.head_level1(take())
         x01 = self.lateral01(x00) + x00
-        x10 = self.down10(x00) + self.head_level2(f2)
+        x10 = self.down10(x00) + self.head_level2(take())
         del x00
-        x20 = self.down20(x10) + self.head_level3(f3)
+        x20 = self.down20(x10) + self.head_level3(take())
         x11 = (self.lateral11(x10) + x10) + self.down11(x01)
         del x10
         x21 = (self.lateral21(x20) + x20) + self.down21(x11)

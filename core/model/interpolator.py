@@ -37,13 +37,42 @@ from .variants import get_variant
 SYNTHESIS_MULTIPLE = 4
 """GridNet downsamples twice by 2 and upsamples back, so its input sides must be multiples of 4."""
 
-SYNTHESIS_BAND_PIXELS = 600_000
-"""GridNet runs on horizontal bands of about this many output pixels (larger frames only): its
-activations then stay bounded; everything else in synthesis is linear and held once."""
+SYNTHESIS_BAND_PIXELS = 300_000
+"""Synthesis runs on horizontal bands of about this many output pixels (larger frames only): the
+warped GridNet inputs and GridNet's activations then stay bounded."""
 
-SYNTHESIS_MARGIN = 96
-"""Rows of context above and below each band; GridNet's receptive field reaches less than 64 rows
-(a band with 64 rows of margin is bit-identical to the whole picture), 96 keeps a safety margin."""
+SYNTHESIS_MARGIN = 64
+"""Rows of context above and below each band (a multiple of 4): GridNet's receptive field reaches
+46 rows (measured by perturbing one input row), so a band with this margin gives the rows it
+keeps exactly as the whole picture would (up to the float rounding of convolution algorithms)."""
+
+
+@dataclass(frozen=True)
+class SynthesisBand:
+    """Output rows ``[top, bottom)`` of a band, computed from input rows ``[start, stop)``."""
+
+    top: int
+    bottom: int
+    start: int
+    stop: int
+
+    def keep(self, output: torch.Tensor) -> torch.Tensor:
+        """``(N, C, stop - start, W)`` band output -> its ``(N, C, bottom - top, W)`` kept rows."""
+        return output[..., self.top - self.start:self.bottom - self.start, :]
+
+
+def synthesis_bands(height: int, width: int, band_pixels: int = SYNTHESIS_BAND_PIXELS) -> list[SynthesisBand]:
+    """Horizontal bands of about ``band_pixels`` output pixels covering ``height`` rows, each
+    with :data:`SYNTHESIS_MARGIN` rows of context (one band when the frame is small enough).
+
+    ``height`` is a multiple of 4 and so are all band edges (the 1/4 level is sliced with them).
+    """
+    rows = max(4, band_pixels // width // 4 * 4)
+    if height <= rows + 2 * SYNTHESIS_MARGIN:
+        return [SynthesisBand(0, height, 0, height)]
+    return [SynthesisBand(top, min(top + rows, height), max(0, top - SYNTHESIS_MARGIN),
+                          min(height, top + rows + SYNTHESIS_MARGIN))
+            for top in range(0, height, rows)]
 
 AUTOCAST_DTYPES = (torch.float16, torch.bfloat16)
 CPU_AUTOCAST_DTYPES = (torch.bfloat16,)
@@ -107,6 +136,8 @@ class LearnedInterpolator(nn.Module):
     Attributes:
         autocast_dtype: None (fp32, the default), or bfloat16 (CPU or CUDA) / float16 (CUDA) for
             autocast in :meth:`estimate` / :meth:`synthesize`.
+        band_pixels: output pixels per synthesis band (:func:`synthesis_bands`); smaller bands
+            need less memory and repeat more margin rows.
     """
 
     def __init__(self, variant: str = "afi", compat: CheckpointCompat = CHECKPOINT_COMPAT,
@@ -118,6 +149,7 @@ class LearnedInterpolator(nn.Module):
         self.features = FeaturePyramid()
         self.synthesis = GridNet()
         self.autocast_dtype: torch.dtype | None = None
+        self.band_pixels = SYNTHESIS_BAND_PIXELS
         self.set_memory_options(correlation, attention, memory_budget)
 
     @property
@@ -189,38 +221,45 @@ class LearnedInterpolator(nn.Module):
                          padded1, padded2, features1, features2, padding)
 
     def render(self, state: PairState, t: Time) -> torch.Tensor:
-        """Like :meth:`synthesize`, without inference mode or autocast (may return half under autocast)."""
+        """Like :meth:`synthesize`, without inference mode or autocast (may return half under autocast).
+
+        Large frames are synthesised in horizontal bands (:func:`synthesis_bands`): each band's
+        GridNet inputs are splatted for its rows only, so that neither the warped inputs nor
+        GridNet's activations are ever held for the whole picture.
+        """
         t = _as_time(t, state.frame1)
         flow1t = t * state.padding.pad(state.flow12)
         flow2t = (1 - t) * state.padding.pad(state.flow21)
-        inputs = [_warp_pair(state.frame1, state.frame2, flow1t, flow2t)]
+        levels = [(state.frame1, state.frame2, flow1t, flow2t, 1)]
         for level1, level2 in zip(state.features1, state.features2, strict=True):
             h, w = level1.shape[-2:]
             # Like the original, every feature level (the full-resolution one too) gets its flow
             # through flow_to_level.
-            level_flow1t, level_flow2t = flow_to_level(flow1t, h, w), flow_to_level(flow2t, h, w)
-            inputs.append(_warp_pair(level1, level2, level_flow1t, level_flow2t))
-        return state.padding.crop(self.synthesize_in_bands(*inputs))
+            scale = state.frame1.shape[-1] // w
+            levels.append((level1, level2, flow_to_level(flow1t, h, w), flow_to_level(flow2t, h, w), scale))
+        height, width = state.frame1.shape[-2:]
+        bands = []
+        for band in synthesis_bands(height, width, self.band_pixels):
+            inputs = [_warp_pair(values1, values2, level_flow1t, level_flow2t,
+                                 rows=(band.start // scale, band.stop // scale))
+                      for values1, values2, level_flow1t, level_flow2t, scale in levels]
+            bands.append(band.keep(self.synthesis.consume(inputs)))
+        return state.padding.crop(bands[0] if len(bands) == 1 else torch.cat(bands, dim=2))
 
     def synthesize_in_bands(self, frames: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, f3: torch.Tensor,
                             band_pixels: int = SYNTHESIS_BAND_PIXELS) -> torch.Tensor:
-        """GridNet on horizontal bands of ~``band_pixels`` output pixels, each with
-        :data:`SYNTHESIS_MARGIN` rows of context: the same result as one call, bounded activations.
+        """GridNet on horizontal bands of already warped inputs (:func:`synthesis_bands`): the
+        same result as one call, bounded activations.
 
         Inputs and output as :class:`.gridnet.GridNet` (``H``, ``W`` multiples of 4).
         """
-        height, width = frames.shape[-2:]
-        rows = max(4, band_pixels // width // 4 * 4)
-        if height <= rows + 2 * SYNTHESIS_MARGIN:
-            return self.synthesis(frames, f1, f2, f3)
         bands = []
-        for top in range(0, height, rows):
-            bottom = min(top + rows, height)
-            start, stop = max(0, top - SYNTHESIS_MARGIN), min(height, bottom + SYNTHESIS_MARGIN)
-            band = self.synthesis(frames[..., start:stop, :], f1[..., start:stop, :],
-                                  f2[..., start // 2:stop // 2, :], f3[..., start // 4:stop // 4, :])
-            bands.append(band[..., top - start:bottom - start, :])
-        return torch.cat(bands, dim=2)
+        for band in synthesis_bands(frames.shape[-2], frames.shape[-1], band_pixels):
+            start, stop = band.start, band.stop
+            bands.append(band.keep(self.synthesis(frames[..., start:stop, :], f1[..., start:stop, :],
+                                                  f2[..., start // 2:stop // 2, :],
+                                                  f3[..., start // 4:stop // 4, :])))
+        return bands[0] if len(bands) == 1 else torch.cat(bands, dim=2)
 
     def forward(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None,
                 init21: torch.Tensor | None, t: Time) -> tuple[torch.Tensor, ...]:
@@ -241,10 +280,11 @@ class LearnedInterpolator(nn.Module):
         return torch.autocast(device_type=device.type, dtype=self.autocast_dtype)
 
 
-def _warp_pair(values1: torch.Tensor, values2: torch.Tensor, flow1t: torch.Tensor, flow2t: torch.Tensor
-               ) -> torch.Tensor:
-    """Splat both frames' tensors of one level to time t and concatenate them (a GridNet input)."""
-    return torch.cat([splat_average(values1, flow1t)[0], splat_average(values2, flow2t)[0]], dim=1)
+def _warp_pair(values1: torch.Tensor, values2: torch.Tensor, flow1t: torch.Tensor, flow2t: torch.Tensor,
+               rows: tuple[int, int] | None = None) -> torch.Tensor:
+    """Splat both frames' tensors of one level to time t (target ``rows`` only, if given) and
+    concatenate them (a GridNet input)."""
+    return torch.cat([splat_average(values1, flow1t, rows)[0], splat_average(values2, flow2t, rows)[0]], dim=1)
 
 
 def _as_time(t: Time, like: torch.Tensor) -> Time:

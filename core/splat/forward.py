@@ -47,20 +47,31 @@ def _corners(flow: torch.Tensor, height: int, width: int, dump: int):
         yield torch.where(inside, ty * width + tx, torch.full_like(tx, dump)), wgt
 
 
-def forward_splat(values: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def forward_splat(values: torch.Tensor, flow: torch.Tensor, rows: tuple[int, int] | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Bilinear summation splatting.
 
     Args:
         values: ``(N, C, H, W)`` float tensor to warp. A ``channels_last`` tensor is splatted
             pixel-row-wise and the result is ``channels_last`` too (same values).
         flow: ``(N, 2, H, W)`` displacement in pixels, channel 0 = x (+right), 1 = y (+down).
+        rows: ``(top, bottom)``: only the target rows ``top <= y < bottom`` (a band of the
+            result, exactly those rows of the whole result; only the source pixels that land
+            there are splatted), or None for the whole picture.
 
     Returns:
-        ``(summed, weight)``: ``(N, C, H, W)`` splatted values and ``(N, 1, H, W)`` splatted
-        bilinear weights.
+        ``(summed, weight)``: ``(N, C, R, W)`` splatted values and ``(N, 1, R, W)`` splatted
+        bilinear weights, ``R = bottom - top`` (``H`` without ``rows``).
     """
     _check(values, flow)
     flow = flow.to(values.dtype)
+    height = values.shape[2]
+    if rows is not None:
+        top, bottom = rows
+        if not 0 <= top < bottom <= height:
+            raise InputError(f"rows {rows}: expected 0 <= top < bottom <= {height}")
+        if (top, bottom) != (0, height):
+            return _splat_band(values, flow, top, bottom)
     channels_last = values.shape[1] > 1 and values.is_contiguous(memory_format=torch.channels_last)
     splat = _splat_channels_last if channels_last else _splat_channels_first
     return splat(values, flow)
@@ -103,13 +114,49 @@ def _splat_channels_last(values: torch.Tensor, flow: torch.Tensor) -> tuple[torc
     return summed, weight[:pixels].view(n, 1, h, w)
 
 
-def splat_average(values: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _splat_band(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Target rows ``[top, bottom)`` only: the source pixels whose corners can land there are
+    gathered (in pixel order) and splatted pixel-row-wise; every target receives the same
+    contributions in the same order as in the whole-picture splat, so the values are identical."""
+    n, c, h, w = values.shape
+    rows_in_band = bottom - top
+    first_row = torch.floor(flow[:, 1]).long() + torch.arange(h, device=flow.device).view(1, h, 1)
+    lands = (first_row >= top - 1) & (first_row < bottom)  # row y0 or y0 + 1 is in the band
+    source = lands.reshape(-1).nonzero().squeeze(1)  # (K,) indices into N * H * W, ascending
+    pixels = values.permute(0, 2, 3, 1).reshape(n * h * w, c)[source]  # (K, C)
+    motion = flow.permute(0, 2, 3, 1).reshape(n * h * w, 2)[source]  # (K, 2)
+    sample, within = source // (h * w), source % (h * w)
+    fx, fy = motion[:, 0], motion[:, 1]
+    x0, y0 = torch.floor(fx), torch.floor(fy)
+    ax, ay = fx - x0, fy - y0  # as in _corners
+    bx, by = (x0 + 1) - fx, (y0 + 1) - fy
+    tx0, ty0 = x0.long() + within % w, y0.long() + within // w
+    band_pixels = rows_in_band * w
+    dump = n * band_pixels
+    summed = values.new_zeros(dump + 1, c)
+    weight = values.new_zeros(dump + 1)
+    for dx, dy, wgt in ((0, 0, bx * by), (0, 1, bx * ay), (1, 0, ax * by), (1, 1, ax * ay)):
+        checkpoint("splat")
+        tx, ty = tx0 + dx, ty0 + dy
+        inside = (tx >= 0) & (tx < w) & (ty >= top) & (ty < bottom)
+        index = torch.where(inside, sample * band_pixels + (ty - top) * w + tx, dump)
+        weight.index_add_(0, index, wgt)
+        summed.index_add_(0, index, pixels * wgt[:, None])
+    summed = summed[:dump].view(n, rows_in_band, w, c).permute(0, 3, 1, 2)
+    if not values.is_contiguous(memory_format=torch.channels_last) or c == 1:
+        summed = summed.contiguous()
+    return summed, weight[:dump].view(n, 1, rows_in_band, w)
+
+
+def splat_average(values: torch.Tensor, flow: torch.Tensor, rows: tuple[int, int] | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Splat and normalise: ``summed / weight`` where ``weight > 0``, else 0.
 
-    Returns ``(warped (N, C, H, W), weight (N, 1, H, W))``. Without autograd the division is done
-    in place (no extra full-size temporaries).
+    ``rows`` as in :func:`forward_splat`. Returns ``(warped (N, C, R, W), weight (N, 1, R, W))``.
+    Without autograd the division is done in place (no extra full-size temporaries).
     """
-    summed, weight = forward_splat(values, flow)
+    summed, weight = forward_splat(values, flow, rows)
     covered = weight > 0
     divisor = torch.where(covered, weight, torch.ones_like(weight))
     if summed.requires_grad:
