@@ -11,8 +11,20 @@ import cv2
 import numpy as np
 import torch
 
-DEFAULT_REAL = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real_anime_dev" / "colour"
-                / "realesrgan_onepiece" / "onepiece_f0082-0085-0088")
+_REAL_TRIPLET = Path("shared", "data", "real_anime_dev", "colour", "realesrgan_onepiece", "onepiece_f0082-0085-0088")
+
+
+def _find_shared(relative: Path) -> Path:
+    """``relative`` under the first ``shared/`` beside the repository or a folder above it (a git
+    worktree may sit deeper than the main checkout); the nearest candidate when none exists."""
+    repo = Path(__file__).resolve().parents[1]
+    for folder in repo.parents:
+        if (folder / relative).is_dir():
+            return folder / relative
+    return repo.parent / relative
+
+
+DEFAULT_REAL = _find_shared(_REAL_TRIPLET)
 """A real pair of the project's development set (evaluation material, never committed)."""
 
 

@@ -118,3 +118,20 @@ def test_machine_and_load_are_recorded(bench):
     assert "load_average" in snap and "cpu_pressure_some_pct" in snap
     assert common.wait_until_quiet(None) == 0.0
     assert common.wait_until_quiet(100.1, max_wait_s=5.0) < 1.0  # pressure is never above 100 %
+
+
+def test_profile_gives_each_operator_to_its_innermost_range():
+    profile = _load("profile_model")
+    rf = torch.profiler.record_function
+    x = torch.ones(64, 64)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        with rf(profile.PREFIX + "outer"):
+            torch.mm(x, x)
+            with rf(profile.PREFIX + "inner"):
+                torch.bmm(x[None], x[None])
+        torch.add(x, x)
+    stages, ops = profile.attribute(prof.events())
+    assert ("outer", "aten::mm") in ops and ("inner", "aten::bmm") in ops and ("other", "aten::add") in ops
+    assert ("outer", "aten::bmm") not in ops
+    assert set(stages) == {"outer", "inner", "other"}
+    assert sum(stages.values()) == pytest.approx(sum(ops.values()))
