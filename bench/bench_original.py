@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import gc
 import io
 import json
 import os
@@ -170,7 +171,14 @@ def _scatter_shim() -> types.ModuleType:
 
     def scatter_mean(src, index, dim=-1, out=None, dim_size=None):
         total = scatter_add(src, index, dim, dim_size=dim_size)
-        count = scatter_add(torch.ones_like(src), index, dim, dim_size=total.shape[dim % src.dim()])
+        dim = dim % src.dim()
+        # counts from the index alone, as torch_scatter does (no src-sized temporary)
+        count = scatter_add(torch.ones(index.shape, dtype=src.dtype, device=src.device), index,
+                            index.dim() - 1 if index.dim() == 1 else dim, dim_size=total.shape[dim])
+        if index.dim() == 1 and src.dim() > 1:
+            shape = [1] * src.dim()
+            shape[dim] = -1
+            count = count.view(shape)
         return total / count.clamp(min=1)
 
     module = types.ModuleType("torch_scatter")
@@ -294,11 +302,16 @@ def _pair_paths(real: Path) -> tuple[Path, Path]:
 
 def _rule_vgg_builder(seed: int):
     """A torchvision ``vgg19`` replacement returning one pre-built net with the rule's features."""
+    import torch
     from torchvision import models
 
     net = models.vgg19(weights=None)
     net.features.load_state_dict({k.removeprefix("features."): v
                                   for k, v in _rule("keys_vgg19.txt", seed).items()}, strict=True)
+    # the original keeps only ``.features`` of the net it builds: the classifier (about 0.5 GB) is
+    # freed before SGM runs, so it must not stay alive here either
+    net.classifier = torch.nn.Sequential()
+    gc.collect()
     return lambda *args, **kwargs: net
 
 
