@@ -77,11 +77,11 @@ def resolve_original(flag: str | None, environ: dict | None = None) -> Path | No
 
 
 def check_original(path: Path) -> None:
-    """Raise ``SystemExit`` with a clear message unless ``path`` looks like a Soooda/AFI checkout."""
+    """Raise ``ValueError`` with a clear message unless ``path`` looks like a Soooda/AFI checkout."""
     needed = ("models/AnimeInterp.py", "models/SGM/gen_sgm.py")
     missing = [n for n in needed if not (path / n).is_file()]
     if missing:
-        raise SystemExit(f"{path} is not a Soooda/AFI checkout: missing {', '.join(missing)}")
+        raise ValueError(f"{path} is not a Soooda/AFI checkout: missing {', '.join(missing)}")
 
 
 def ratio(original: float | None, ours: float | None, digits: int = 2) -> float | None:
@@ -421,7 +421,7 @@ def run(args: argparse.Namespace) -> dict:
     parts = [p for p in args.parts.split(",") if p]
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
-        raise SystemExit(f"unknown part(s) {unknown}; choose from {PARTS}")
+        raise ValueError(f"unknown part(s) {unknown}; choose from {PARTS}")
     report = {"bench": "original", "date": datetime.datetime.now().isoformat(timespec="seconds"),
               "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
               "machine": machine_info(), "threads": args.threads, "size": args.size, "seed": args.seed,
@@ -492,7 +492,11 @@ def main(argv: list[str] | None = None) -> int:
         args.afi = Path(args.afi) if args.afi else None
         print(json.dumps(CHILD_FUNCTIONS[args.child](args)))
         return 0
-    result = run(args)
+    try:
+        result = run(args)
+    except ValueError as err:
+        print(f"bench_original: {err}", file=sys.stderr)
+        return 2
     return 0 if "skipped" in result or all("error" not in side for part in result["measured"].values()
                                            for side in part.values() if isinstance(side, dict)) else 1
 

@@ -63,12 +63,21 @@ def test_the_checkout_comes_from_the_flag_then_the_environment(bench, tmp_path):
 
 
 def test_a_folder_that_is_not_the_original_is_a_clear_error(bench, tmp_path):
-    with pytest.raises(SystemExit, match="not a Soooda/AFI checkout: missing models/AnimeInterp.py"):
+    with pytest.raises(ValueError, match="not a Soooda/AFI checkout: missing models/AnimeInterp.py"):
         bench.check_original(tmp_path)
     for name in ("models/AnimeInterp.py", "models/SGM/gen_sgm.py"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")
     bench.check_original(tmp_path)
+
+
+def test_a_wrong_checkout_is_reported_not_a_traceback(bench, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ANIMEINTERP_ORIGINAL_AFI", str(tmp_path))
+    assert bench.main(["--out", str(tmp_path / "x.json")]) == 2
+    assert f"{tmp_path} is not a Soooda/AFI checkout" in capsys.readouterr().err
+    run_all = _load("run_all")
+    assert run_all.main(["--only", "original", "--out", str(tmp_path)]) == 1  # reported as failed, run goes on
+    assert "not a Soooda/AFI checkout" in next(tmp_path.glob("*.md")).read_text()
 
 
 def test_ratio_is_original_over_ours(bench):
