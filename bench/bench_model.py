@@ -8,9 +8,9 @@ Measures, at 960x540 by default and with random weights (timing does not depend 
   attention, update iterations, upsampling, feature pyramid, splatting, GridNet);
 * peak memory of a fresh child process doing one x4 run (CPU: peak RSS; CUDA: peak allocated).
 
-The original code's figures on the project's reference machine (ARCHITECTURE.md §12, CPU, 2
-threads, 960x540) give the speed-up ratios: 56 s (AFI) / 50 s (AnimeInterp) per in-between,
-3.9 GB peak RSS. Above 1 MP one repeat is taken (and no warm-up run) unless ``--repeats`` is set.
+The ``speedup_*`` figures here divide the original code's RECORDED figures (ARCHITECTURE.md §12,
+CPU, 2 threads, 960x540: 56 s (AFI) / 50 s (AnimeInterp) per in-between, 3.9 GB peak RSS) by ours,
+so they mix two runs; ``bench/bench_original.py`` runs the original code beside ours in one run. Above 1 MP one repeat is taken (and no warm-up run) unless ``--repeats`` is set.
 
 Usage: ``python bench/bench_model.py [--variant afi|animeinterp|both] [--height 540 --width 960]
 [--device cpu|cuda --dtype fp32|bf16|fp16] [--quiet-below 10]``

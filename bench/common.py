@@ -11,8 +11,20 @@ import cv2
 import numpy as np
 import torch
 
-DEFAULT_REAL = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real_anime_dev" / "colour"
-                / "realesrgan_onepiece" / "onepiece_f0082-0085-0088")
+_REAL_TRIPLET = Path("shared", "data", "real_anime_dev", "colour", "realesrgan_onepiece", "onepiece_f0082-0085-0088")
+
+
+def _find_shared(relative: Path) -> Path:
+    """``relative`` under the first ``shared/`` beside the repository or a folder above it (a git
+    worktree may sit deeper than the main checkout); the nearest candidate when none exists."""
+    repo = Path(__file__).resolve().parents[1]
+    for folder in repo.parents:
+        if (folder / relative).is_dir():
+            return folder / relative
+    return repo.parent / relative
+
+
+DEFAULT_REAL = _find_shared(_REAL_TRIPLET)
 """A real pair of the project's development set (evaluation material, never committed)."""
 
 
@@ -58,3 +70,65 @@ def environment() -> dict:
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict:
+    """CPU model, cores, platform, Python, torch, OpenCV and NumPy versions, CUDA device if any."""
+    import os
+
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "opencv": cv2.__version__,
+        "numpy": np.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def load_snapshot() -> dict:
+    """How busy the machine is now: load averages (1, 5, 15 min) and CPU pressure (PSI avg10/avg60, %)."""
+    import os
+
+    out: dict = {"time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    try:
+        out["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        out["load_average"] = None
+    try:
+        with open("/proc/pressure/cpu") as f:
+            fields = dict(kv.split("=") for kv in f.readline().split()[1:])
+        out["cpu_pressure_some_pct"] = {k: float(fields[k]) for k in ("avg10", "avg60", "avg300")}
+    except (OSError, KeyError, ValueError):
+        out["cpu_pressure_some_pct"] = None
+    return out
+
+
+def wait_until_quiet(threshold_pct: float | None, max_wait_s: float = 300.0, poll_s: float = 2.0) -> float:
+    """Wait until CPU pressure (PSI ``some avg10``) is below ``threshold_pct`` or ``max_wait_s`` passed.
+
+    Returns the seconds waited (0 when ``threshold_pct`` is None or PSI is unavailable).
+    """
+    if threshold_pct is None:
+        return 0.0
+    start = time.monotonic()
+    while time.monotonic() - start < max_wait_s:
+        pressure = (load_snapshot()["cpu_pressure_some_pct"] or {}).get("avg10")
+        if pressure is None or pressure < threshold_pct:
+            break
+        time.sleep(poll_s)
+    return time.monotonic() - start

@@ -10,7 +10,13 @@ This runner calls each module with its defaults, and additionally:
 A result may hold ``"table"``: a list of flat dicts (one per stage/measurement); those rows make the
 Markdown table. Everything else is kept in the JSON. A module that fails is reported, not fatal.
 
-Usage: ``python bench/run_all.py [--only NAME ...] [--sizes 960x540,1920x1080] [--no-cuda]``
+``bench_original.py`` (ours beside the original code, same run) runs only when a Soooda/AFI checkout is
+given (``--original-afi DIR`` or ``ANIMEINTERP_ORIGINAL_AFI``; the SGM script also needs torchvision,
+``--original-site DIR`` or ``ANIMEINTERP_ORIGINAL_SITE``); otherwise it reports
+"skipped: original code not given".
+
+Usage: ``python bench/run_all.py [--only NAME ...] [--sizes 960x540,1920x1080] [--no-cuda]
+[--original-afi DIR] [--original-site DIR]``
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import argparse
 import datetime
 import importlib.util
 import json
+import os
 import platform
 import sys
 import time
@@ -105,7 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="960x540,1920x1080", help="comma-separated WxH for size-aware modules")
     p.add_argument("--no-cuda", action="store_true")
     p.add_argument("--out", default=str(RESULTS_DIR))
+    p.add_argument("--original-afi", default=None, help="Soooda/AFI checkout for bench_original.py")
+    p.add_argument("--original-site", default=None, help="import folder with the original's torchvision")
     args = p.parse_args(argv)
+    for flag, env in ((args.original_afi, "ANIMEINTERP_ORIGINAL_AFI"),
+                      (args.original_site, "ANIMEINTERP_ORIGINAL_SITE")):
+        if flag:
+            os.environ[env] = flag
     import torch
 
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",") if s]
@@ -127,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             try:
                 result = module.run(ns)
+                if isinstance(result, dict) and result.get("skipped"):
+                    print(f"[bench] {name}: {result['skipped']}", file=sys.stderr, flush=True)
                 runs.append({"overrides": overrides, "seconds": time.perf_counter() - start, "result": result})
             except Exception:
                 runs.append({"overrides": overrides, "seconds": time.perf_counter() - start,

@@ -1,0 +1,176 @@
+"""Where the learned model's time goes: a torch profiler run of x4 (estimate + 3 synthesize).
+
+Each part of the model gets a profiler range (forward hooks on its modules, wrappers around the
+correlation, upsampling and splatting functions); every operator's self CPU time is given to the
+innermost range it ran in. Prints, and writes to ``bench/results/profile_model.json`` (``--out``):
+
+* ``stages``: seconds per range (self time of the operators inside it, nested ranges apart);
+* ``top_ops``: the operators that took most time, with the range they ran in (e.g. ``aten::bmm`` in
+  the GMA aggregation).
+
+Random weights (``bench_model._model``), random frames and init flow (``bench_model._inputs``);
+profiling slows a run down by some percent, so compare shares, not seconds, with other benches.
+
+Usage: ``python bench/profile_model.py [--size 960x540] [--threads 2] [--top 25]``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+import bench_model
+from common import load_snapshot, machine_info
+
+X4_TIMES = (0.25, 0.5, 0.75)
+PREFIX = "stage:"
+MODULE_STAGES = {  # attribute path in the model -> range name
+    "flow_net.encoder": "flow.encoder",
+    "flow_net.attention": "flow.gma_attention",
+    "flow_net.update.motion": "flow.update.motion_encoder",
+    "flow_net.update.aggregator": "flow.update.gma_aggregation",
+    "flow_net.update.gru": "flow.update.gru",
+    "flow_net.update.flow_head": "flow.update.flow_head",
+    "flow_net.update.mask_head": "flow.update.mask_head",
+    "flow_net.update": "flow.update.other",
+    "features": "synth.feature_pyramid",
+    "synthesis": "synth.gridnet",
+}
+FUNCTION_STAGES = [  # (module path, attribute, range name)
+    ("comfyui_animeinterp.core.model.corr", "CorrelationPyramid.__init__", "flow.corr_build"),
+    ("comfyui_animeinterp.core.model.corr", "CorrelationPyramid.__call__", "flow.corr_lookup"),
+    ("comfyui_animeinterp.core.model.corr", "OnDemandCorrelation.__init__", "flow.corr_build"),
+    ("comfyui_animeinterp.core.model.corr", "OnDemandCorrelation.__call__", "flow.corr_lookup"),
+    ("comfyui_animeinterp.core.model.flownet", "convex_upsample", "flow.upsample"),
+    ("comfyui_animeinterp.core.model.interpolator", "_warp_pair", "synth.splat"),
+]
+
+
+def _resolve(root, path: str):
+    for part in path.split("."):
+        root = getattr(root, part, None)
+        if root is None:
+            return None
+    return root
+
+
+@contextmanager
+def ranges(model):
+    """Profiler ranges around the model's parts (what exists in this version of the model)."""
+    import importlib
+
+    undo = []
+    for path, name in MODULE_STAGES.items():
+        module = _resolve(model, path)
+        if module is None:
+            continue
+        open_ranges = []
+
+        def enter(*_, _name=name, _open=open_ranges):
+            scope = torch.profiler.record_function(PREFIX + _name)
+            scope.__enter__()
+            _open.append(scope)
+
+        def leave(*_, _open=open_ranges):
+            _open.pop().__exit__(None, None, None)
+
+        undo.append(module.register_forward_pre_hook(enter).remove)
+        undo.append(module.register_forward_hook(leave).remove)
+    for module_name, attr, name in FUNCTION_STAGES:
+        owner = importlib.import_module(module_name)
+        *outer, leaf = attr.split(".")
+        for part in outer:
+            owner = getattr(owner, part, None)
+        if owner is None or leaf not in vars(owner):
+            continue
+        raw = vars(owner)[leaf]
+        original = getattr(owner, leaf)
+
+        def wrapped(*args, _f=original, _name=name, **kwargs):
+            with torch.profiler.record_function(PREFIX + _name):
+                return _f(*args, **kwargs)
+
+        setattr(owner, leaf, staticmethod(wrapped) if isinstance(raw, staticmethod) else wrapped)
+        undo.append(lambda owner=owner, leaf=leaf, raw=raw: setattr(owner, leaf, raw))
+    try:
+        yield
+    finally:
+        for step in reversed(undo):
+            step()
+
+
+def attribute(events) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
+    """Self CPU seconds per innermost range and per (range, operator) from profiler ``events``."""
+    stages: dict[str, float] = defaultdict(float)
+    ops: dict[tuple[str, str], float] = defaultdict(float)
+    for event in events:
+        if event.name.startswith(PREFIX):
+            continue
+        stage, parent = "other", event.cpu_parent
+        while parent is not None:
+            if parent.name.startswith(PREFIX):
+                stage = parent.name[len(PREFIX):]
+                break
+            parent = parent.cpu_parent
+        seconds = event.self_cpu_time_total / 1e6
+        stages[stage] += seconds
+        ops[(stage, event.name)] += seconds
+    return dict(stages), dict(ops)
+
+
+def run(args: argparse.Namespace) -> dict:
+    torch.set_num_threads(args.threads)
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    model = bench_model._model("afi")
+    inputs = bench_model._inputs(h, w)
+    with torch.no_grad():
+        bench_model._run(model, inputs, (0.5,))  # warm-up outside the profile
+        with ranges(model), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            start = time.perf_counter()
+            with torch.profiler.record_function(PREFIX + "estimate"):
+                state = model.estimate(*inputs)
+            for t in X4_TIMES:
+                with torch.profiler.record_function(PREFIX + "synthesize"):
+                    model.synthesize(state, t)
+            wall = time.perf_counter() - start
+    stages, ops = attribute(prof.events())
+    total = sum(stages.values())
+    out = {
+        "bench": "profile_model", "size": args.size, "threads": args.threads, "machine": machine_info(),
+        "load": load_snapshot(), "x4_wall_s_profiled": round(wall, 3), "self_cpu_total_s": round(total, 3),
+        "stages": [{"stage": k, "self_cpu_s": round(v, 3), "share_pct": round(100 * v / total, 1)}
+                   for k, v in sorted(stages.items(), key=lambda kv: -kv[1])],
+        "top_ops": [{"stage": s, "op": o, "self_cpu_s": round(v, 3), "share_pct": round(100 * v / total, 1)}
+                    for (s, o), v in sorted(ops.items(), key=lambda kv: -kv[1])[:args.top]],
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2), encoding="utf-8")
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", default="960x540", help="WxH")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--top", type=int, default=25, help="operators listed")
+    p.add_argument("--out", default=str(BENCH_DIR / "results" / "profile_model.json"))
+    return p
+
+
+if __name__ == "__main__":
+    result = run(build_parser().parse_args())
+    print(f"x4 at {result['size']}: {result['x4_wall_s_profiled']} s wall (profiled), "
+          f"{result['self_cpu_total_s']} s operator self time")
+    for row in result["stages"]:
+        print(f"  {row['stage']:<32} {row['self_cpu_s']:>8.2f} s  {row['share_pct']:>5.1f} %")
+    print("top operators:")
+    for row in result["top_ops"]:
+        print(f"  {row['op']:<36} in {row['stage']:<30} {row['self_cpu_s']:>8.2f} s  {row['share_pct']:>5.1f} %")

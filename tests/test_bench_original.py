@@ -1,0 +1,146 @@
+"""bench/bench_original.py: skipped cleanly without the original code; its pure helpers.
+
+Nothing here needs the original code, the network or a timing.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _load(name: str):
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(f"test_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _load("bench_original")
+
+
+@pytest.fixture
+def no_original(monkeypatch):
+    monkeypatch.delenv("ANIMEINTERP_ORIGINAL_AFI", raising=False)
+    monkeypatch.delenv("ANIMEINTERP_ORIGINAL_SITE", raising=False)
+
+
+def test_without_the_original_the_bench_says_skipped_and_measures_nothing(bench, no_original, tmp_path, capsys):
+    out = tmp_path / "side_by_side.json"
+    assert bench.main(["--out", str(out)]) == 0
+    assert "skipped: original code not given" in capsys.readouterr().err
+    assert not out.exists()  # no figures without the original
+    result = bench.run(bench.build_parser().parse_args([]))
+    assert result["skipped"].startswith("skipped: original code not given")
+    assert result["table"] == [{"status": result["skipped"]}]
+
+
+def test_make_bench_reports_the_skip(no_original, tmp_path, capsys):
+    run_all = _load("run_all")
+    assert run_all.main(["--only", "original", "--out", str(tmp_path)]) == 0
+    assert "original: skipped: original code not given" in capsys.readouterr().err
+    report = json.loads(next(tmp_path.glob("*.json")).read_text())
+    (run,) = report["results"]["original"]
+    assert run["result"]["skipped"].startswith("skipped: original code not given")
+    assert "skipped: original code not given" in next(tmp_path.glob("*.md")).read_text()
+
+
+def test_the_checkout_comes_from_the_flag_then_the_environment(bench, tmp_path):
+    env = {"ANIMEINTERP_ORIGINAL_AFI": str(tmp_path / "env")}
+    assert bench.resolve_original(str(tmp_path / "flag"), env) == tmp_path / "flag"
+    assert bench.resolve_original(None, env) == tmp_path / "env"
+    assert bench.resolve_original(None, {}) is None
+    assert bench.resolve_original(None, {"ANIMEINTERP_ORIGINAL_AFI": ""}) is None
+
+
+def test_a_folder_that_is_not_the_original_is_a_clear_error(bench, tmp_path):
+    with pytest.raises(ValueError, match="not a Soooda/AFI checkout: missing models/AnimeInterp.py"):
+        bench.check_original(tmp_path)
+    for name in ("models/AnimeInterp.py", "models/SGM/gen_sgm.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    bench.check_original(tmp_path)
+
+
+def test_a_wrong_checkout_is_reported_not_a_traceback(bench, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ANIMEINTERP_ORIGINAL_AFI", str(tmp_path))
+    assert bench.main(["--out", str(tmp_path / "x.json")]) == 2
+    assert f"{tmp_path} is not a Soooda/AFI checkout" in capsys.readouterr().err
+    run_all = _load("run_all")
+    assert run_all.main(["--only", "original", "--out", str(tmp_path)]) == 1  # reported as failed, run goes on
+    assert "not a Soooda/AFI checkout" in next(tmp_path.glob("*.md")).read_text()
+
+
+def test_ratio_is_original_over_ours(bench):
+    assert bench.ratio(181.2, 30.8) == 5.88
+    assert bench.ratio(1400.0, 1650.0) == 0.85  # below 1: ours needs more
+    assert bench.ratio(None, 3.0) is None and bench.ratio(3.0, None) is None and bench.ratio(3.0, 0.0) is None
+
+
+def test_rows_put_each_of_our_figures_beside_the_original(bench):
+    measured = {
+        "model": {"original": {"single_s": 60.0, "x4_s": 180.0, "single_cpu_s": 110.0, "x4_cpu_s": 330.0,
+                               "peak_rss_mb": 3900.0},
+                  "ours": {"single_s": 20.0, "x4_s": 30.0, "single_cpu_s": 40.0, "x4_cpu_s": 55.0,
+                           "peak_rss_mb": 1500.0},
+                  "agreement": None},
+        "sgm": {"original": {"seconds": 120.0, "cpu_s": 118.0, "peak_rss_mb": 1400.0},
+                "ours": {"seconds": 4.0, "cpu_s": 5.9, "error": ["x"], "peak_rss_mb": 1600.0}},
+    }
+    single, x4, sgm = bench.side_by_side_rows(measured)
+    assert single["what"].startswith("model, one") and single["ratio_s"] == 3.0 and single["ratio_cpu_s"] == 2.75
+    assert x4["ours_s"] == 30.0 and x4["original_s"] == 180.0 and x4["ratio_s"] == 6.0
+    assert x4["ratio_peak_rss_mb"] == 2.6
+    assert sgm["ratio_s"] == 30.0 and sgm["ratio_cpu_s"] == 20.0 and sgm["ratio_peak_rss_mb"] == 0.88
+    assert bench.side_by_side_rows({"sgm": measured["sgm"]}) == [sgm]
+    text = bench.format_table([single, sgm]).splitlines()
+    assert len(text) == 3 and text[0].split()[:3] == ["what", "ours_s", "original_s"]
+
+
+def test_scatter_shim_means_and_sums_per_label(bench):
+    shim = bench._scatter_shim()
+    labels = torch.tensor([2, 0, 2, 2, 0])
+    feats = torch.arange(10, dtype=torch.float64).view(2, 5)
+    mean = shim.scatter_mean(feats, labels, dim=1)
+    expected = torch.stack([feats[:, labels == k].mean(1) if (labels == k).any() else torch.zeros(2)
+                            for k in range(3)], dim=1)
+    torch.testing.assert_close(mean, expected)  # label 1 is empty: 0, not NaN
+    torch.testing.assert_close(shim.scatter_add(torch.ones(5), labels), torch.tensor([2.0, 0.0, 3.0]))
+    torch.testing.assert_close(shim.scatter_mean(torch.tensor([1.0, 3.0, 5.0]), torch.tensor([1, 1, 0])),
+                               torch.tensor([5.0, 2.0]))
+
+
+def test_machine_and_load_are_recorded(bench):
+    common = _load("common")
+    info = common.machine_info()
+    assert info["cores"] >= 1 and info["cpu"] and info["torch"] == torch.__version__
+    snap = common.load_snapshot()
+    assert "load_average" in snap and "cpu_pressure_some_pct" in snap
+    assert common.wait_until_quiet(None) == 0.0
+    assert common.wait_until_quiet(100.1, max_wait_s=5.0) < 1.0  # pressure is never above 100 %
+
+
+def test_profile_gives_each_operator_to_its_innermost_range():
+    profile = _load("profile_model")
+    rf = torch.profiler.record_function
+    x = torch.ones(64, 64)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        with rf(profile.PREFIX + "outer"):
+            torch.mm(x, x)
+            with rf(profile.PREFIX + "inner"):
+                torch.bmm(x[None], x[None])
+        torch.add(x, x)
+    stages, ops = profile.attribute(prof.events())
+    assert ("outer", "aten::mm") in ops and ("inner", "aten::bmm") in ops and ("other", "aten::add") in ops
+    assert ("outer", "aten::bmm") not in ops
+    assert set(stages) == {"outer", "inner", "other"}
+    assert sum(stages.values()) == pytest.approx(sum(ops.values()))
