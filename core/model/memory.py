@@ -31,8 +31,8 @@ CORRELATION_MODES = ("auto", "all-pairs", "on-demand")
 ATTENTION_MODES = ("auto", "full", "efficient")
 
 CPU_BUDGET = 2**30
-"""Default budget on CPU: 960x540 keeps both (600 MB; its peak is in synthesis anyway, and the
-all-pairs volume is ~10% faster there); 1920x1080 and larger use both linear-memory forms. A fixed
+"""Default budget on CPU: 960x540 keeps both (600 MB, peak RSS 1.1 GB with banded synthesis; the
+all-pairs volume is faster there); 1920x1080 and larger use both linear-memory forms. A fixed
 figure (not the free RAM) keeps CPU runs reproducible and their peak close to linear in the pixels."""
 
 CUDA_FREE_SHARE = 0.5
