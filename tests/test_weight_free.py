@@ -250,3 +250,24 @@ def test_inconsistency_is_zero_for_inverse_flows_and_capped_for_contradicting_on
     assert np.abs(inconsistency(f, -f, 3)[:, :35]).max() < 1e-5
     assert np.allclose(inconsistency(f, np.zeros_like(f), 3), np.hypot(3.0, 2.0), atol=1e-5)
     assert np.allclose(inconsistency(f * 20, f * 20, 3), CONSISTENCY_CAP_PX)
+
+
+def test_clip_refinement_chooses_per_piece_like_the_one_call_pipeline():
+    """The per-stage path (segment_clip -> match_clip -> coarse_flow_clip -> refine_clip, as the
+    nodes run it) carries SGM's label maps to the weight-free refiner, so its flows are those of the
+    one-call Interpolator for every pair, not a per-pixel choice among the candidates."""
+    from comfyui_animeinterp.core.clip.render import refine_clip
+    from comfyui_animeinterp.core.sgm.clip import coarse_flow_clip, match_clip, segment_clip
+    from comfyui_animeinterp.core.sgm.run import SGMOptions
+
+    tri = make_triplet(120, 216, seed=3, max_shift=20.0)
+    frames = [tri.frame1, tri.frame2, tri.frame3]
+    options = SGMOptions(features="colour", coarse_flow_dis="fast")
+    coarse = coarse_flow_clip(match_clip(segment_clip(frames, options), "colour"))
+    assert len(coarse.labels) == 2 and coarse.labels[0][1] is coarse.labels[1][0]
+    refined = refine_clip(frames, coarse)
+    interp = Interpolator(sgm=options)
+    for k in range(2):
+        expected = interp.prepare(frames[k], frames[k + 1]).flows
+        assert np.array_equal(refined.pairs[k].flow_13, expected.flow_13)
+        assert np.array_equal(refined.pairs[k].flow_31, expected.flow_31)
