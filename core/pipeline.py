@@ -36,7 +36,7 @@ class PreparedPair:
         state: the learned model's per-pair state, or None on the weight-free path.
         blend_inputs: the weight-free path's tensors on the device, made once per pair:
             frames ``(1, 3, H, W)`` in [0, 1] and flows ``(1, 2, H, W)`` px (1->3, 3->1).
-        alternative: the weight-free path's second flow hypothesis as such tensors, or None.
+        alternatives: the weight-free path's further flow hypotheses as such tensors.
     """
 
     frame1: np.ndarray
@@ -45,7 +45,7 @@ class PreparedPair:
     flows: PairFlows
     state: Any = None
     blend_inputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-    alternative: tuple[torch.Tensor, torch.Tensor] | None = None
+    alternatives: tuple[tuple[torch.Tensor, torch.Tensor], ...] = ()
 
 
 def check_times(times: Sequence[float]) -> list[float]:
@@ -115,9 +115,9 @@ class Interpolator:
             blend_inputs = (to_tensor(a, self.device), to_tensor(b, self.device),
                             torch.from_numpy(flows.flow_13)[None].to(self.device),
                             torch.from_numpy(flows.flow_31)[None].to(self.device))
-            alternative = None if flows.alternative is None else tuple(
-                torch.from_numpy(f)[None].to(self.device) for f in flows.alternative)
-            return PreparedPair(a, b, sgm, flows, blend_inputs=blend_inputs, alternative=alternative)
+            alternatives = tuple(tuple(torch.from_numpy(f)[None].to(self.device) for f in pair)
+                                 for pair in flows.alternatives)
+            return PreparedPair(a, b, sgm, flows, blend_inputs=blend_inputs, alternatives=alternatives)
         t1, t3 = to_tensor(a, self.device), to_tensor(b, self.device)
         init13 = init31 = None
         if coarse is not None:
@@ -134,7 +134,7 @@ class Interpolator:
         checkpoint("synthesis", 0, 1)
         if pair.state is not None:
             return to_image(self.model.synthesize(pair.state, t))
-        return to_image(blend_at(*pair.blend_inputs, t, alternative=pair.alternative))
+        return to_image(blend_at(*pair.blend_inputs, t, pair.alternatives))
 
     def interpolate(self, frame1: ArrayLike, frame3: ArrayLike, times: Sequence[float] = (0.5,)) -> list[np.ndarray]:
         """In-betweens of one pair at each of ``times`` (flows computed once)."""

@@ -281,22 +281,25 @@ def _translation() -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
     return base[:, 8:108], base[:, 4:104], base[:, 6:106], flow
 
 
-def test_a_second_flow_hypothesis_takes_the_regions_it_explains_better():
-    """With wrong main flows (zero) and the exact translation as the alternative, the mix follows the
-    alternative (the warped frames agree there) and reconstructs the in-between; swapped, the same;
-    two equal hypotheses give what one gives."""
+def test_a_further_flow_hypothesis_takes_the_regions_it_explains_better():
+    """With wrong main flows (zero) and the exact translation as an alternative, the mix follows the
+    alternative (the warped frames agree there) and reconstructs the in-between; swapped, or with a
+    third wrong hypothesis, the same; equal hypotheses give what one gives."""
     f1, f3, mid, flow = _translation()
     zero = torch.zeros_like(flow)
     a, b = to_tensor(f1), to_tensor(f3)
     wrong = to_image(blend_at(a, b, zero, zero, 0.5))
     assert psnr(wrong[:, 10:-10], mid[:, 10:-10]) < 25
-    for main, other in (((zero, zero), (flow, -flow)), ((flow, -flow), (zero, zero))):
-        out = to_image(blend_at(a, b, *main, 0.5, alternative=other))
+    for main, others in (((zero, zero), [(flow, -flow)]), ((flow, -flow), [(zero, zero)]),
+                         ((zero, zero), [(flow, -flow), (zero, zero)])):
+        out = to_image(blend_at(a, b, *main, 0.5, others))
         assert psnr(out[:, 10:-10], mid[:, 10:-10]) > 40
-    same = blend_at(a, b, flow, -flow, 0.5, alternative=(flow, -flow))
+    same = blend_at(a, b, flow, -flow, 0.5, [(flow, -flow), (flow, -flow)])
     assert torch.allclose(same, blend_at(a, b, flow, -flow, 0.5), atol=1e-6)
     with pytest.raises(InputError):
-        blend_at(a, b, flow, -flow, 0.5, alternative=(flow[..., :50], flow[..., :50]))
+        blend_at(a, b, flow, -flow, 0.5, [(flow[..., :50], flow[..., :50])])
+    with pytest.raises(InputError):
+        blend_at(a, b, flow, -flow, 0.5, [(flow,)])
 
 
 def test_mix_hypotheses_hedges_where_neither_explains_better():
@@ -304,14 +307,15 @@ def test_mix_hypotheses_hedges_where_neither_explains_better():
 
     one, two = np.zeros((40, 60, 3), np.float32), np.ones((40, 60, 3), np.float32)
     flat = np.full((40, 60), 0.5, np.float32)
-    assert np.allclose(mix_hypotheses(one, two, flat, flat), 0.5)
+    assert np.allclose(mix_hypotheses([one, two], [flat, flat]), 0.5)
+    assert np.allclose(mix_hypotheses([one, two, two], [flat, flat, flat]), 2 / 3)
     better = flat.copy()
     better[:, 30:] = 0.0  # the first explains the right half far better
-    mixed = mix_hypotheses(one, two, better, flat)
+    mixed = mix_hypotheses([one, two], [better, flat])
     assert np.allclose(mixed[:, 50:], 0.0, atol=1e-6) and np.allclose(mixed[:, :10], 0.5)
 
 
-def test_refinement_keeps_plain_dis_as_the_alternative_hypothesis():
+def test_refinement_keeps_plain_and_seeded_dis_as_alternative_hypotheses():
     import cv2
 
     t = make_triplet(96, 160, seed=1, max_shift=12)
@@ -319,8 +323,11 @@ def test_refinement_keeps_plain_dis_as_the_alternative_hypothesis():
     refined = refine_dis(t.frame1, t.frame3, CoarseFlow(zero, zero, np.zeros((96, 160), bool), np.zeros((96, 160), bool)))
     grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (t.frame1, t.frame3)]
     dis = cv2.DISOpticalFlow_create(cv2.DISOpticalFlow_PRESET_MEDIUM)
-    assert np.array_equal(refined.alternative[0], dis.calc(grey[0], grey[1], None).transpose(2, 0, 1))
+    (plain13, plain31), (seeded13, seeded31) = refined.alternatives
+    assert np.array_equal(plain13, dis.calc(grey[0], grey[1], None).transpose(2, 0, 1))
     # exactly plain: a DIS object once given an initial flow would start later calls from its result
     back = cv2.DISOpticalFlow_create(cv2.DISOpticalFlow_PRESET_MEDIUM).calc(grey[1], grey[0], None)
-    assert np.array_equal(refined.alternative[1], back.transpose(2, 0, 1))
-    assert refine_dis(t.frame1, t.frame3).alternative is None  # plain DIS already: no second hypothesis
+    assert np.array_equal(plain31, back.transpose(2, 0, 1))
+    seeded = cv2.DISOpticalFlow_create(cv2.DISOpticalFlow_PRESET_MEDIUM).calc(grey[0], grey[1], zero.transpose(1, 2, 0).copy())
+    assert np.array_equal(seeded13, seeded.transpose(2, 0, 1)) and seeded31.shape == (2, 96, 160)
+    assert refine_dis(t.frame1, t.frame3).alternatives == ()  # plain DIS already: no further hypotheses

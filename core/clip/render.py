@@ -121,8 +121,8 @@ def synthesize_pair(frame1: np.ndarray, frame3: np.ndarray, flows: PairFlows, ti
         return [to_image(model.synthesize(state, t)) for t in _checked(times)]
     f1, f3 = to_tensor(frame1, device), to_tensor(frame3, device)
     fl13, fl31 = _flow_tensor(flows.flow_13, device), _flow_tensor(flows.flow_31, device)
-    alternative = None if flows.alternative is None else tuple(_flow_tensor(f, device) for f in flows.alternative)
-    return [to_image(blend_at(f1, f3, fl13, fl31, t, alternative)) for t in _checked(times)]
+    alternatives = tuple(tuple(_flow_tensor(f, device) for f in pair) for pair in flows.alternatives)
+    return [to_image(blend_at(f1, f3, fl13, fl31, t, alternatives)) for t in _checked(times)]
 
 
 def _checked(times: Sequence[float]) -> Iterator[float]:

@@ -13,14 +13,16 @@ No pixel is forward-splatted; only the *motion* is (so the output has no splat h
    than standing still (the warped frames disagree about as much as the frames themselves), the
    result fades toward the cross-fade (:func:`motion_confidence`): wrong motion gives a soft
    blend, never fragments.
-4. **Two hypotheses.** Given a second pair of flows (the refiner's plain DIS flows), steps 1-3 run
-   for both, and the two in-betweens are mixed per pixel by how well each motion explains the
-   frames (:func:`mix_hypotheses`).
+4. **Several hypotheses.** Given further pairs of flows (the refiner's plain and seeded DIS flows),
+   steps 1-3 run for each, and the in-betweens are mixed per pixel by how well each motion explains
+   the frames (:func:`mix_hypotheses`).
 
 Measured on the real development set (``bench/bench_weight_free_real.py``; figures in its
 docstring). The learned synthesis (GridNet) lives in ``core.model``.
 """
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -201,35 +203,36 @@ def synthesize(frame1: np.ndarray, frame3: np.ndarray, flow_13: torch.Tensor, fl
 
 
 HYPOTHESIS_WINDOW = 31
-"""Side (px) of the box window over which two hypotheses' disagreements are compared (:func:`mix_hypotheses`)."""
+"""Side (px) of the box window over which the hypotheses' disagreements are compared (:func:`mix_hypotheses`)."""
 HYPOTHESIS_TEMPERATURE = 0.02
-"""Difference of box-averaged disagreement (RGB sum, range 3) that moves the mix from 50:50 to 73:27."""
+"""Difference of box-averaged disagreement (RGB sum, range 3) that shifts the mix by a factor e."""
 
 
-def mix_hypotheses(first: np.ndarray, second: np.ndarray, disagreement1: np.ndarray, disagreement2: np.ndarray
-                   ) -> np.ndarray:
-    """Two in-betweens ``float32 (H, W, 3)`` mixed per pixel by a logistic weight of how much better
-    each one's motion explains the frames (its warped frames' disagreement, box-averaged over
-    :data:`HYPOTHESIS_WINDOW`): the one that explains a region clearly better takes it, and where
-    neither does, the mean of the two hedges (it scores better than either, and holds no fragments)."""
+def mix_hypotheses(results: list[np.ndarray], disagreements: list[np.ndarray]) -> np.ndarray:
+    """In-betweens ``float32 (H, W, 3)`` of several flow hypotheses mixed per pixel by a softmax of
+    how well each one's motion explains the frames (minus its warped frames' disagreement
+    ``(H, W)``, box-averaged over :data:`HYPOTHESIS_WINDOW`, over :data:`HYPOTHESIS_TEMPERATURE`):
+    one that explains a region clearly better takes it, and where none does, their mean hedges (it
+    scores better than any one of them, and holds no fragments)."""
     box = (HYPOTHESIS_WINDOW, HYPOTHESIS_WINDOW)
-    gap = (cv2.blur(disagreement1, box) - cv2.blur(disagreement2, box)) / HYPOTHESIS_TEMPERATURE
-    weight = (1.0 / (1.0 + np.exp(np.clip(gap, -50.0, 50.0))))[..., None]
-    return weight * first + (1.0 - weight) * second
+    score = np.stack([cv2.blur(d, box) for d in disagreements]) / HYPOTHESIS_TEMPERATURE
+    weight = np.exp(-np.minimum(score - score.min(axis=0, keepdims=True), 50.0))
+    weight /= weight.sum(axis=0, keepdims=True)
+    return (weight[..., None] * np.stack(results)).sum(axis=0)
 
 
 @torch.inference_mode()
 def blend_at(frame1: torch.Tensor, frame3: torch.Tensor, flow_13: torch.Tensor, flow_31: torch.Tensor,
-             t: float, alternative: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+             t: float, alternatives: Sequence[tuple[torch.Tensor, torch.Tensor]] = ()) -> torch.Tensor:
     """The in-between at time ``t`` (see the module docstring).
 
     Args:
         frame1, frame3: ``(N, 3, H, W)`` float in [0, 1].
         flow_13, flow_31: ``(N, 2, H, W)`` px.
         t: in (0, 1).
-        alternative: a second flow hypothesis ``(flow_13, flow_31)`` of the same shapes (the
-            refiner's plain DIS flows, ``PairFlows.alternative``), or None. With it, the in-betweens
-            of both hypotheses are mixed per pixel (:func:`mix_hypotheses`).
+        alternatives: further flow hypotheses ``(flow_13, flow_31)`` of the same shapes (the
+            refiner's ``PairFlows.alternatives``). With them, the in-betweens of all hypotheses are
+            mixed per pixel (:func:`mix_hypotheses`).
     Returns:
         ``(N, 3, H, W)`` float in [0, 1] on the frames' device.
     """
@@ -237,8 +240,8 @@ def blend_at(frame1: torch.Tensor, frame3: torch.Tensor, flow_13: torch.Tensor, 
         raise InputError(f"t must be in (0, 1), got {t}")
     if frame1.shape != frame3.shape or flow_13.shape[-2:] != frame1.shape[-2:] or flow_31.shape != flow_13.shape:
         raise InputError("frames and flows must share one size")
-    if alternative is not None and any(f.shape != flow_13.shape for f in alternative):
-        raise InputError("the alternative flows must have the flows' shape")
+    if any(len(pair) != 2 or any(f.shape != flow_13.shape for f in pair) for pair in alternatives):
+        raise InputError("each alternative must be two flows (1->3, 3->1) of the flows' shape")
 
     def cpu(flow: torch.Tensor, i: int) -> torch.Tensor:
         return flow[i:i + 1].detach().float().cpu()
@@ -247,10 +250,8 @@ def blend_at(frame1: torch.Tensor, frame3: torch.Tensor, flow_13: torch.Tensor, 
     for i in range(frame1.shape[0]):
         a = np.ascontiguousarray(frame1[i].detach().float().cpu().permute(1, 2, 0).numpy())
         b = np.ascontiguousarray(frame3[i].detach().float().cpu().permute(1, 2, 0).numpy())
-        result, disagreement = synthesize(a, b, cpu(flow_13, i), cpu(flow_31, i), t)
-        if alternative is not None:
-            checkpoint("synthesis")
-            other, other_disagreement = synthesize(a, b, cpu(alternative[0], i), cpu(alternative[1], i), t)
-            result = mix_hypotheses(result, other, disagreement, other_disagreement)
+        results, disagreements = zip(*(synthesize(a, b, cpu(f13, i), cpu(f31, i), t)
+                                         for f13, f31 in ((flow_13, flow_31), *alternatives)))
+        result = results[0] if len(results) == 1 else mix_hypotheses(list(results), list(disagreements))
         out.append(torch.from_numpy(np.ascontiguousarray(result)).permute(2, 0, 1))
     return torch.stack(out).to(frame1.device).clamp(0, 1)

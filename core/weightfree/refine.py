@@ -26,15 +26,16 @@ class PairFlows:
         flow_13: ``float32 (2, H, W)`` frame 1 -> frame 3 in px (ch 0 = x).
         flow_31: ``float32 (2, H, W)`` frame 3 -> frame 1.
         source: ``"coarse"``, ``"dis"`` or the model variant that produced them.
-        alternative: a second hypothesis ``(flow_13, flow_31)`` of the same shapes, or None: the
-            weight-free refiner's plain DIS flows (from zero flow), which the weight-free synthesis
-            mixes in where they explain the frames better (``blend_at(..., alternative=)``).
+        alternatives: further hypotheses ``(flow_13, flow_31)`` of the same shapes: the weight-free
+            refiner's plain DIS flows (from zero flow) and DIS flows seeded with the coarse flow,
+            which the weight-free synthesis mixes in where they explain the frames better
+            (``blend_at(..., alternatives=)``); empty from the other refiners.
     """
 
     flow_13: np.ndarray
     flow_31: np.ndarray
     source: str = "dis"
-    alternative: tuple[np.ndarray, np.ndarray] | None = None
+    alternatives: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
     @property
     def size(self) -> tuple[int, int]:
@@ -177,8 +178,8 @@ def refine_dis(frame1: np.ndarray, frame3: np.ndarray, coarse: CoarseFlow | Pair
     0.35 dB on synthetic cartoons (``bench/bench_weight_free.py``). A second pass chooses again with
     each candidate's forward-backward inconsistency against the other direction's first choice
     added to its error (:data:`CONSISTENCY_WEIGHT`): +0.09 dB and SSIM +0.002 on line art, +0.0 dB
-    on colour (``bench/bench_weight_free_real.py``). The plain DIS flows are kept as the result's
-    ``alternative`` hypothesis for the synthesis (``blend_at``).
+    on colour (``bench/bench_weight_free_real.py``). The plain and the seeded DIS flows are kept as the
+    result's ``alternatives``, further hypotheses for the synthesis (``blend_at``).
 
     Args:
         frame1, frame3: ``uint8`` RGB ``(H, W, 3)``.
@@ -212,15 +213,15 @@ def refine_dis(frame1: np.ndarray, frame3: np.ndarray, coarse: CoarseFlow | Pair
 
     if coarse is None:
         return PairFlows(dis_flow(1, 3, None), dis_flow(3, 1, None), "dis")
-    candidates, errors, first, plain = {}, {}, {}, {}
+    candidates, errors, first, plain, seeded = {}, {}, {}, {}, {}
     for a, b in ((1, 3), (3, 1)):
         plain[a] = dis_flow(a, b, None)
         seed = getattr(coarse, f"flow_{a}{b}")
-        seeded = dis_flow(a, b, seed)
-        candidates[a] = [seeded, plain[a]]
+        seeded[a] = dis_flow(a, b, seed)
+        candidates[a] = [seeded[a], plain[a]]
         valid = getattr(coarse, f"valid_{a}{b}", None)
         if valid is not None:
-            candidates[a].insert(0, np.where(valid[None], seed, seeded).astype(np.float32))
+            candidates[a].insert(0, np.where(valid[None], seed, seeded[a]).astype(np.float32))
         errors[a] = candidate_errors(frame[a], frame[b], candidates[a])
         first[a] = choose_flows(candidates[a], errors[a], label[a])
     # second pass: a candidate must also agree with the other direction's first choice
@@ -230,4 +231,4 @@ def refine_dis(frame1: np.ndarray, frame3: np.ndarray, coarse: CoarseFlow | Pair
         checkpoint("refine")
         penalty = np.stack([inconsistency(c, first[b], window) for c in candidates[a]])
         out.append(choose_flows(candidates[a], errors[a] + CONSISTENCY_WEIGHT * penalty, label[a]))
-    return PairFlows(out[0], out[1], "sgm+dis", (plain[1], plain[3]))
+    return PairFlows(out[0], out[1], "sgm+dis", ((plain[1], plain[3]), (seeded[1], seeded[3])))
