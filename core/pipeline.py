@@ -4,7 +4,8 @@
 
 ``Interpolator`` runs the learned path when it has a model (RFR / RFR+GMA refinement and GridNet
 synthesis) and the weight-free path otherwise (DIS refinement seeded by SGM and fused with the
-coarse flow, one flow per drawn piece; the motion carried to t and both frames backward-warped).
+coarse flow, one flow per drawn piece; the motion carried to t and both frames backward-warped,
+for the fused flows and for plain and seeded DIS, mixed by how well each explains the frames).
 Flows are computed once per pair; any number of in-betweens come from them.
 """
 from __future__ import annotations
