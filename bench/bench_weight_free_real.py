@@ -81,9 +81,19 @@ SSIM, LPIPS v0.1 AlexNet; from 27.60 / 22.34, SSIM 0.9387 / 0.8410, LPIPS 0.0854
   figure, for every flow tried, and the true in-between is often not on the linear path (anidoc
   sample4 f0008-10, the worst triplet against the cross-fade: the head turns with different timing).
 
+Full run with the three hypotheses (2026-12-03, machine loaded by other jobs, load average 4-6):
+colour 27.79 dB / SSIM 0.9406 / LPIPS 0.0817, wins 64 %, worst -2.26 dB against the cross-fade
+(DIS 27.19 / 0.9363 / 0.0865); line art 22.46 / 0.8462 / 0.1252, wins 84 %, worst +0.11 dB (DIS
+22.26 / 0.8334 / 0.1259). Seconds per in-between 1.94 / 3.55 in that run (two threads under a
+load that varied during the run; each hypothesis adds one synthesis).
+Against issue 14 item 2 (DIS + 1.0 dB, 80 % wins, every triplet within 0.5 dB of the cross-fade and
+no LPIPS above it) this is still short: +0.60 / +0.20 dB, one colour triplet 2.26 dB below the
+cross-fade, LPIPS above the cross-fade's on 1 colour and 13 line-art triplets (DIS: 1 and 10).
+
 The named pairs still tear in places (the boy's legs and arm of 72105_388, the walker of
-74302_1349): there, no candidate flow of a piece is right. The hypotheses soften the boy's legs
-(fewer dark fragments) but do not make the walker whole.
+74302_1349): there, no candidate flow of a piece is right. The hypotheses make the boy's legs more
+whole (the dark blocks and the black chequered shards at his hand are gone, the left arm's edge
+still tears) and bocchi's eyes less shattered, but do not make the walker whole.
 
 Real frames are evaluation material: they stay in the shared folder and are never committed.
 """
