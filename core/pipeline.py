@@ -4,7 +4,8 @@
 
 ``Interpolator`` runs the learned path when it has a model (RFR / RFR+GMA refinement and GridNet
 synthesis) and the weight-free path otherwise (DIS refinement seeded by SGM and fused with the
-coarse flow, one flow per drawn piece; the motion carried to t and both frames backward-warped).
+coarse flow, one flow per drawn piece; the motion carried to t and both frames backward-warped,
+for the fused flows and for plain and seeded DIS, mixed by how well each explains the frames).
 Flows are computed once per pair; any number of in-betweens come from them.
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ class PreparedPair:
         state: the learned model's per-pair state, or None on the weight-free path.
         blend_inputs: the weight-free path's tensors on the device, made once per pair:
             frames ``(1, 3, H, W)`` in [0, 1] and flows ``(1, 2, H, W)`` px (1->3, 3->1).
+        alternatives: the weight-free path's further flow hypotheses as such tensors.
     """
 
     frame1: np.ndarray
@@ -44,6 +46,7 @@ class PreparedPair:
     flows: PairFlows
     state: Any = None
     blend_inputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+    alternatives: tuple[tuple[torch.Tensor, torch.Tensor], ...] = ()
 
 
 def check_times(times: Sequence[float]) -> list[float]:
@@ -113,7 +116,9 @@ class Interpolator:
             blend_inputs = (to_tensor(a, self.device), to_tensor(b, self.device),
                             torch.from_numpy(flows.flow_13)[None].to(self.device),
                             torch.from_numpy(flows.flow_31)[None].to(self.device))
-            return PreparedPair(a, b, sgm, flows, blend_inputs=blend_inputs)
+            alternatives = tuple(tuple(torch.from_numpy(f)[None].to(self.device) for f in pair)
+                                 for pair in flows.alternatives)
+            return PreparedPair(a, b, sgm, flows, blend_inputs=blend_inputs, alternatives=alternatives)
         t1, t3 = to_tensor(a, self.device), to_tensor(b, self.device)
         init13 = init31 = None
         if coarse is not None:
@@ -130,7 +135,7 @@ class Interpolator:
         checkpoint("synthesis", 0, 1)
         if pair.state is not None:
             return to_image(self.model.synthesize(pair.state, t))
-        return to_image(blend_at(*pair.blend_inputs, t))
+        return to_image(blend_at(*pair.blend_inputs, t, pair.alternatives))
 
     def interpolate(self, frame1: ArrayLike, frame3: ArrayLike, times: Sequence[float] = (0.5,)) -> list[np.ndarray]:
         """In-betweens of one pair at each of ``times`` (flows computed once)."""

@@ -96,7 +96,8 @@ def test_weight_free_refine_matches_dis(clip, clip_flow):
     assert refined.kind == "refined" and len(refined.pairs) == 2
     assert preview.shape == (2, 72, 192, 3)
     seed = clip_flow.pairs[1]
-    expected = refine_dis(frames[1], frames[2], CoarseFlow(seed.flow_13, seed.flow_31, *clip_flow.valid[1]))
+    expected = refine_dis(frames[1], frames[2], CoarseFlow(seed.flow_13, seed.flow_31, *clip_flow.valid[1]),
+                          clip_flow.labels[1])  # one flow per drawn piece, as in the one-call pipeline
     np.testing.assert_array_equal(refined.pairs[1].flow_13, expected.flow_13)
     np.testing.assert_array_equal(refined.pairs[1].flow_31, expected.flow_31)
     assert not np.array_equal(refined.pairs[1].flow_13, clip_flow.pairs[1].flow_13)

@@ -250,3 +250,84 @@ def test_inconsistency_is_zero_for_inverse_flows_and_capped_for_contradicting_on
     assert np.abs(inconsistency(f, -f, 3)[:, :35]).max() < 1e-5
     assert np.allclose(inconsistency(f, np.zeros_like(f), 3), np.hypot(3.0, 2.0), atol=1e-5)
     assert np.allclose(inconsistency(f * 20, f * 20, 3), CONSISTENCY_CAP_PX)
+
+
+def test_clip_refinement_chooses_per_piece_like_the_one_call_pipeline():
+    """The per-stage path (segment_clip -> match_clip -> coarse_flow_clip -> refine_clip, as the
+    nodes run it) carries SGM's label maps to the weight-free refiner, so its flows are those of the
+    one-call Interpolator for every pair, not a per-pixel choice among the candidates."""
+    from comfyui_animeinterp.core.clip.render import refine_clip
+    from comfyui_animeinterp.core.sgm.clip import coarse_flow_clip, match_clip, segment_clip
+    from comfyui_animeinterp.core.sgm.run import SGMOptions
+
+    tri = make_triplet(120, 216, seed=3, max_shift=20.0)
+    frames = [tri.frame1, tri.frame2, tri.frame3]
+    options = SGMOptions(features="colour", coarse_flow_dis="fast")
+    coarse = coarse_flow_clip(match_clip(segment_clip(frames, options), "colour"))
+    assert len(coarse.labels) == 2 and coarse.labels[0][1] is coarse.labels[1][0]
+    refined = refine_clip(frames, coarse)
+    interp = Interpolator(sgm=options)
+    for k in range(2):
+        expected = interp.prepare(frames[k], frames[k + 1]).flows
+        assert np.array_equal(refined.pairs[k].flow_13, expected.flow_13)
+        assert np.array_equal(refined.pairs[k].flow_31, expected.flow_31)
+
+
+def _translation() -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
+    rng = np.random.default_rng(0)
+    base = np.repeat(np.repeat(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8), 2, 0), 2, 1)
+    flow = torch.zeros(1, 2, 80, 100)
+    flow[:, 0] = 4.0
+    return base[:, 8:108], base[:, 4:104], base[:, 6:106], flow
+
+
+def test_a_further_flow_hypothesis_takes_the_regions_it_explains_better():
+    """With wrong main flows (zero) and the exact translation as an alternative, the mix follows the
+    alternative (the warped frames agree there) and reconstructs the in-between; swapped, or with a
+    third wrong hypothesis, the same; equal hypotheses give what one gives."""
+    f1, f3, mid, flow = _translation()
+    zero = torch.zeros_like(flow)
+    a, b = to_tensor(f1), to_tensor(f3)
+    wrong = to_image(blend_at(a, b, zero, zero, 0.5))
+    assert psnr(wrong[:, 10:-10], mid[:, 10:-10]) < 25
+    for main, others in (((zero, zero), [(flow, -flow)]), ((flow, -flow), [(zero, zero)]),
+                         ((zero, zero), [(flow, -flow), (zero, zero)])):
+        out = to_image(blend_at(a, b, *main, 0.5, others))
+        assert psnr(out[:, 10:-10], mid[:, 10:-10]) > 40
+    same = blend_at(a, b, flow, -flow, 0.5, [(flow, -flow), (flow, -flow)])
+    assert torch.allclose(same, blend_at(a, b, flow, -flow, 0.5), atol=1e-6)
+    with pytest.raises(InputError):
+        blend_at(a, b, flow, -flow, 0.5, [(flow[..., :50], flow[..., :50])])
+    with pytest.raises(InputError):
+        blend_at(a, b, flow, -flow, 0.5, [(flow,)])
+
+
+def test_mix_hypotheses_hedges_where_neither_explains_better():
+    from comfyui_animeinterp.core.weightfree.blend import mix_hypotheses
+
+    one, two = np.zeros((40, 60, 3), np.float32), np.ones((40, 60, 3), np.float32)
+    flat = np.full((40, 60), 0.5, np.float32)
+    assert np.allclose(mix_hypotheses([one, two], [flat, flat]), 0.5)
+    assert np.allclose(mix_hypotheses([one, two, two], [flat, flat, flat]), 2 / 3)
+    better = flat.copy()
+    better[:, 30:] = 0.0  # the first explains the right half far better
+    mixed = mix_hypotheses([one, two], [better, flat])
+    assert np.allclose(mixed[:, 50:], 0.0, atol=1e-6) and np.allclose(mixed[:, :10], 0.5)
+
+
+def test_refinement_keeps_plain_and_seeded_dis_as_alternative_hypotheses():
+    import cv2
+
+    t = make_triplet(96, 160, seed=1, max_shift=12)
+    zero = np.zeros((2, 96, 160), np.float32)
+    refined = refine_dis(t.frame1, t.frame3, CoarseFlow(zero, zero, np.zeros((96, 160), bool), np.zeros((96, 160), bool)))
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (t.frame1, t.frame3)]
+    dis = cv2.DISOpticalFlow_create(cv2.DISOpticalFlow_PRESET_MEDIUM)
+    (plain13, plain31), (seeded13, seeded31) = refined.alternatives
+    assert np.array_equal(plain13, dis.calc(grey[0], grey[1], None).transpose(2, 0, 1))
+    # exactly plain: a DIS object once given an initial flow would start later calls from its result
+    back = cv2.DISOpticalFlow_create(cv2.DISOpticalFlow_PRESET_MEDIUM).calc(grey[1], grey[0], None)
+    assert np.array_equal(plain31, back.transpose(2, 0, 1))
+    seeded = cv2.DISOpticalFlow_create(cv2.DISOpticalFlow_PRESET_MEDIUM).calc(grey[0], grey[1], zero.transpose(1, 2, 0).copy())
+    assert np.array_equal(seeded13, seeded.transpose(2, 0, 1)) and seeded31.shape == (2, 96, 160)
+    assert refine_dis(t.frame1, t.frame3).alternatives == ()  # plain DIS already: no further hypotheses

@@ -63,7 +63,8 @@ def refine_clip(frames: Sequence[np.ndarray], coarse: ClipFlows, model: LearnedI
     Args:
         frames: ``uint8`` RGB ``(H, W, 3)`` frames, ``len(coarse.pairs) + 1`` of them.
         coarse: the FLOW to start from; where it has ``valid`` masks (coarse SGM flows), the weight-free
-            refiner keeps the trusted pixels' coarse flow.
+            refiner keeps the trusted pixels' coarse flow, and where it has label maps, it chooses
+            one flow per drawn piece (as the one-call :class:`..pipeline.Interpolator` does).
         model: the learned interpolator (its flow net refines), or None for DIS.
         device: where the model runs (ignored for DIS).
 
@@ -77,7 +78,9 @@ def refine_clip(frames: Sequence[np.ndarray], coarse: ClipFlows, model: LearnedI
         a, b = rgb[k], rgb[k + 1]
         if model is None:
             valid = coarse.valid[k] if k < len(coarse.valid) else None
-            pairs.append(refine_dis(a, b, seed if valid is None else CoarseFlow(seed.flow_13, seed.flow_31, *valid)))
+            labels = coarse.labels[k] if k < len(coarse.labels) else None
+            seed = seed if valid is None else CoarseFlow(seed.flow_13, seed.flow_31, *valid)
+            pairs.append(refine_dis(a, b, seed, labels))
         else:
             state = model.estimate(to_tensor(a, device), to_tensor(b, device),
                                    _flow_tensor(seed.flow_13, device), _flow_tensor(seed.flow_31, device))
@@ -85,7 +88,7 @@ def refine_clip(frames: Sequence[np.ndarray], coarse: ClipFlows, model: LearnedI
             pairs.append(PairFlows(flow_13, flow_31, getattr(model, "variant", "model")))
             del state
         step(k + 1, len(coarse.pairs))
-    return ClipFlows(pairs, [None] * len(pairs), "refined")
+    return ClipFlows(pairs, [None] * len(pairs), "refined", list(coarse.labels))
 
 
 def learned_state(model: LearnedInterpolator, frame1: np.ndarray, frame3: np.ndarray, flow_13: np.ndarray,
@@ -118,7 +121,8 @@ def synthesize_pair(frame1: np.ndarray, frame3: np.ndarray, flows: PairFlows, ti
         return [to_image(model.synthesize(state, t)) for t in _checked(times)]
     f1, f3 = to_tensor(frame1, device), to_tensor(frame3, device)
     fl13, fl31 = _flow_tensor(flows.flow_13, device), _flow_tensor(flows.flow_31, device)
-    return [to_image(blend_at(f1, f3, fl13, fl31, t)) for t in _checked(times)]
+    alternatives = tuple(tuple(_flow_tensor(f, device) for f in pair) for pair in flows.alternatives)
+    return [to_image(blend_at(f1, f3, fl13, fl31, t, alternatives)) for t in _checked(times)]
 
 
 def _checked(times: Sequence[float]) -> Iterator[float]:

@@ -66,11 +66,15 @@ class ClipFlows:
         pairs: one :class:`PairFlows` per pair ``(k, k + 1)`` (``flow_13`` = k -> k+1).
         valid: per pair ``(valid_13, valid_31)`` bool masks, or None where every pixel is valid.
         kind: ``"coarse"`` (SGM) or ``"refined"``.
+        labels: per pair ``(labels_k, labels_k+1)``, SGM's ``int32 (h, w)`` label maps of both frames
+            at the working size (the weight-free refiner chooses one flow per drawn piece with
+            them), or None where there are none; empty when no pair has them.
     """
 
     pairs: list[PairFlows]
     valid: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
     kind: str = "coarse"
+    labels: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -120,11 +124,12 @@ def coarse_flow_clip(matched: MatchedClip, step: Step = _noop, dis: DisSettings 
     seg = matched.segments
     dis = dis or seg.options.dis_settings
     h, w = seg.input_size
-    pairs, valid = [], []
+    pairs, valid, labels = [], [], []
     for k, m in enumerate(matched.matches):
         cf: CoarseFlow = coarse_flow(seg.frames[k], seg.frames[k + 1], m, seg.options.rank_sum_threshold, dis)
         cf = cf.resized(h, w)
         pairs.append(PairFlows(cf.flow_13.astype(np.float32), cf.flow_31.astype(np.float32), "coarse"))
         valid.append((cf.valid_13, cf.valid_31))
+        labels.append((seg.labels[k], seg.labels[k + 1]))
         step(k + 1, len(matched.matches))
-    return ClipFlows(pairs, valid, "coarse")
+    return ClipFlows(pairs, valid, "coarse", labels)

@@ -13,11 +13,16 @@ No pixel is forward-splatted; only the *motion* is (so the output has no splat h
    than standing still (the warped frames disagree about as much as the frames themselves), the
    result fades toward the cross-fade (:func:`motion_confidence`): wrong motion gives a soft
    blend, never fragments.
+4. **Several hypotheses.** Given further pairs of flows (the refiner's plain and seeded DIS flows),
+   steps 1-3 run for each, and the in-betweens are mixed per pixel by how well each motion explains
+   the frames (:func:`mix_hypotheses`).
 
 Measured on the real development set (``bench/bench_weight_free_real.py``; figures in its
 docstring). The learned synthesis (GridNet) lives in ``core.model``.
 """
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -172,15 +177,62 @@ def motion_confidence(frame1: np.ndarray, frame3: np.ndarray, warped1: np.ndarra
     return np.clip((TRUST_RATIO[1] - ratio) / (TRUST_RATIO[1] - TRUST_RATIO[0]), 0.0, 1.0)
 
 
+def synthesize(frame1: np.ndarray, frame3: np.ndarray, flow_13: torch.Tensor, flow_31: torch.Tensor, t: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 1-3 of the module docstring for one flow hypothesis.
+
+    Args:
+        frame1, frame3: ``float32 (H, W, 3)`` in [0, 1].
+        flow_13, flow_31: ``(1, 2, H, W)`` float32 px, on the CPU.
+    Returns:
+        the in-between ``float32 (H, W, 3)`` and the warped frames' disagreement ``float32 (H, W)``
+        (``|w1 - w3|`` summed over RGB, in [0, 3]: how badly this motion explains the frames).
+    """
+    motion, vis1, vis3 = motion_at(flow_13, flow_31, t)
+    checkpoint("synthesis", 1, 3)
+    w1, w3 = warp_both(frame1, frame3, motion, t)
+    checkpoint("synthesis", 2, 3)
+    a1 = (1.0 - t) * np.maximum(vis1, MIN_VISIBILITY)
+    a3 = t * np.maximum(vis3, MIN_VISIBILITY)
+    moved = (a1[..., None] * w1 + a3[..., None] * w3) / (a1 + a3)[..., None]
+    # the fall-back applies where both frames see the pixel (elsewhere they cannot agree)
+    both = np.minimum(vis1, vis3)
+    conf = (motion_confidence(frame1, frame3, w1, w3) * both + (1.0 - both))[..., None]
+    crossfade = (1.0 - t) * frame1 + t * frame3
+    return conf * moved + (1.0 - conf) * crossfade, cv2.absdiff(w1, w3).sum(axis=2)
+
+
+HYPOTHESIS_WINDOW = 31
+"""Side (px) of the box window over which the hypotheses' disagreements are compared (:func:`mix_hypotheses`)."""
+HYPOTHESIS_TEMPERATURE = 0.02
+"""Difference of box-averaged disagreement (RGB sum, range 3) that shifts the mix by a factor e."""
+
+
+def mix_hypotheses(results: list[np.ndarray], disagreements: list[np.ndarray]) -> np.ndarray:
+    """In-betweens ``float32 (H, W, 3)`` of several flow hypotheses mixed per pixel by a softmax of
+    how well each one's motion explains the frames (minus its warped frames' disagreement
+    ``(H, W)``, box-averaged over :data:`HYPOTHESIS_WINDOW`, over :data:`HYPOTHESIS_TEMPERATURE`):
+    one that explains a region clearly better takes it, and where none does, their mean hedges (it
+    scores better than any one of them, and holds no fragments)."""
+    box = (HYPOTHESIS_WINDOW, HYPOTHESIS_WINDOW)
+    score = np.stack([cv2.blur(d, box) for d in disagreements]) / HYPOTHESIS_TEMPERATURE
+    weight = np.exp(-np.minimum(score - score.min(axis=0, keepdims=True), 50.0))
+    weight /= weight.sum(axis=0, keepdims=True)
+    return (weight[..., None] * np.stack(results)).sum(axis=0)
+
+
 @torch.inference_mode()
 def blend_at(frame1: torch.Tensor, frame3: torch.Tensor, flow_13: torch.Tensor, flow_31: torch.Tensor,
-             t: float) -> torch.Tensor:
+             t: float, alternatives: Sequence[tuple[torch.Tensor, torch.Tensor]] = ()) -> torch.Tensor:
     """The in-between at time ``t`` (see the module docstring).
 
     Args:
         frame1, frame3: ``(N, 3, H, W)`` float in [0, 1].
         flow_13, flow_31: ``(N, 2, H, W)`` px.
         t: in (0, 1).
+        alternatives: further flow hypotheses ``(flow_13, flow_31)`` of the same shapes (the
+            refiner's ``PairFlows.alternatives``). With them, the in-betweens of all hypotheses are
+            mixed per pixel (:func:`mix_hypotheses`).
     Returns:
         ``(N, 3, H, W)`` float in [0, 1] on the frames' device.
     """
@@ -188,22 +240,18 @@ def blend_at(frame1: torch.Tensor, frame3: torch.Tensor, flow_13: torch.Tensor, 
         raise InputError(f"t must be in (0, 1), got {t}")
     if frame1.shape != frame3.shape or flow_13.shape[-2:] != frame1.shape[-2:] or flow_31.shape != flow_13.shape:
         raise InputError("frames and flows must share one size")
+    if any(len(pair) != 2 or any(f.shape != flow_13.shape for f in pair) for pair in alternatives):
+        raise InputError("each alternative must be two flows (1->3, 3->1) of the flows' shape")
+
+    def cpu(flow: torch.Tensor, i: int) -> torch.Tensor:
+        return flow[i:i + 1].detach().float().cpu()
+
     out = []
     for i in range(frame1.shape[0]):
-        f13 = flow_13[i:i + 1].detach().float().cpu()
-        f31 = flow_31[i:i + 1].detach().float().cpu()
         a = np.ascontiguousarray(frame1[i].detach().float().cpu().permute(1, 2, 0).numpy())
         b = np.ascontiguousarray(frame3[i].detach().float().cpu().permute(1, 2, 0).numpy())
-        motion, vis1, vis3 = motion_at(f13, f31, t)
-        checkpoint("synthesis", 1, 3)
-        w1, w3 = warp_both(a, b, motion, t)
-        checkpoint("synthesis", 2, 3)
-        a1 = (1.0 - t) * np.maximum(vis1, MIN_VISIBILITY)
-        a3 = t * np.maximum(vis3, MIN_VISIBILITY)
-        moved = (a1[..., None] * w1 + a3[..., None] * w3) / (a1 + a3)[..., None]
-        # the fall-back applies where both frames see the pixel (elsewhere they cannot agree)
-        both = np.minimum(vis1, vis3)
-        conf = (motion_confidence(a, b, w1, w3) * both + (1.0 - both))[..., None]
-        crossfade = (1.0 - t) * a + t * b
-        out.append(torch.from_numpy(conf * moved + (1.0 - conf) * crossfade).permute(2, 0, 1))
+        results, disagreements = zip(*(synthesize(a, b, cpu(f13, i), cpu(f31, i), t)
+                                         for f13, f31 in ((flow_13, flow_31), *alternatives)))
+        result = results[0] if len(results) == 1 else mix_hypotheses(list(results), list(disagreements))
+        out.append(torch.from_numpy(np.ascontiguousarray(result)).permute(2, 0, 1))
     return torch.stack(out).to(frame1.device).clamp(0, 1)

@@ -26,11 +26,16 @@ class PairFlows:
         flow_13: ``float32 (2, H, W)`` frame 1 -> frame 3 in px (ch 0 = x).
         flow_31: ``float32 (2, H, W)`` frame 3 -> frame 1.
         source: ``"coarse"``, ``"dis"`` or the model variant that produced them.
+        alternatives: further hypotheses ``(flow_13, flow_31)`` of the same shapes: the weight-free
+            refiner's plain DIS flows (from zero flow) and DIS flows seeded with the coarse flow,
+            which the weight-free synthesis mixes in where they explain the frames better
+            (``blend_at(..., alternatives=)``); empty from the other refiners.
     """
 
     flow_13: np.ndarray
     flow_31: np.ndarray
     source: str = "dis"
+    alternatives: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
     @property
     def size(self) -> tuple[int, int]:
@@ -173,7 +178,8 @@ def refine_dis(frame1: np.ndarray, frame3: np.ndarray, coarse: CoarseFlow | Pair
     0.35 dB on synthetic cartoons (``bench/bench_weight_free.py``). A second pass chooses again with
     each candidate's forward-backward inconsistency against the other direction's first choice
     added to its error (:data:`CONSISTENCY_WEIGHT`): +0.09 dB and SSIM +0.002 on line art, +0.0 dB
-    on colour (``bench/bench_weight_free_real.py``).
+    on colour (``bench/bench_weight_free_real.py``). The plain and the seeded DIS flows are kept as the
+    result's ``alternatives``, further hypotheses for the synthesis (``blend_at``).
 
     Args:
         frame1, frame3: ``uint8`` RGB ``(H, W, 3)``.
@@ -195,27 +201,27 @@ def refine_dis(frame1: np.ndarray, frame3: np.ndarray, coarse: CoarseFlow | Pair
     frame = {1: frame1, 3: frame3}
     h, w = frame1.shape[:2]
     label = {1: None, 3: None} if labels is None else {1: resize_labels(labels[0], h, w), 3: resize_labels(labels[1], h, w)}
-    dis = refiner_dis()
-
     calls = [0]
 
     def dis_flow(a: int, b: int, seed: np.ndarray | None) -> np.ndarray:
         checkpoint("refine", calls[0], 2 if coarse is None else 4)
         calls[0] += 1
         init = None if seed is None else np.ascontiguousarray(seed.transpose(1, 2, 0), dtype=np.float32)
-        return np.ascontiguousarray(dis.calc(grey[a], grey[b], init).transpose(2, 0, 1))
+        # a fresh DIS per call: one that was given an initial flow keeps using its last result as the
+        # start of later calls, so a "plain" flow after a seeded one was not plain
+        return np.ascontiguousarray(refiner_dis().calc(grey[a], grey[b], init).transpose(2, 0, 1))
 
     if coarse is None:
         return PairFlows(dis_flow(1, 3, None), dis_flow(3, 1, None), "dis")
-    candidates, errors, first = {}, {}, {}
+    candidates, errors, first, plain, seeded = {}, {}, {}, {}, {}
     for a, b in ((1, 3), (3, 1)):
-        plain = dis_flow(a, b, None)
+        plain[a] = dis_flow(a, b, None)
         seed = getattr(coarse, f"flow_{a}{b}")
-        seeded = dis_flow(a, b, seed)
-        candidates[a] = [seeded, plain]
+        seeded[a] = dis_flow(a, b, seed)
+        candidates[a] = [seeded[a], plain[a]]
         valid = getattr(coarse, f"valid_{a}{b}", None)
         if valid is not None:
-            candidates[a].insert(0, np.where(valid[None], seed, seeded).astype(np.float32))
+            candidates[a].insert(0, np.where(valid[None], seed, seeded[a]).astype(np.float32))
         errors[a] = candidate_errors(frame[a], frame[b], candidates[a])
         first[a] = choose_flows(candidates[a], errors[a], label[a])
     # second pass: a candidate must also agree with the other direction's first choice
@@ -225,4 +231,4 @@ def refine_dis(frame1: np.ndarray, frame3: np.ndarray, coarse: CoarseFlow | Pair
         checkpoint("refine")
         penalty = np.stack([inconsistency(c, first[b], window) for c in candidates[a]])
         out.append(choose_flows(candidates[a], errors[a] + CONSISTENCY_WEIGHT * penalty, label[a]))
-    return PairFlows(out[0], out[1], "sgm+dis")
+    return PairFlows(out[0], out[1], "sgm+dis", ((plain[1], plain[3]), (seeded[1], seeded[3])))
