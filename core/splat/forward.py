@@ -26,23 +26,31 @@ def _check(values: torch.Tensor, flow: torch.Tensor) -> None:
         raise InputError(f"values {tuple(values.shape)} and flow {tuple(flow.shape)} do not match")
 
 
+def _bilinear_corners(fx: torch.Tensor, fy: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
+    """Yield ``(target x, target y, bilinear weight)`` for the 4 integer corners around
+    ``(x + fx, y + fy)``: int64 and float tensors of the broadcast shape of the arguments.
+
+    ``fx, fy``: the flow (float); ``x, y``: the source pixel's integer coordinates. The weights come
+    from the fractional parts of the *flow*, as in the original (not of the absolute coordinates).
+    """
+    x0, y0 = torch.floor(fx), torch.floor(fy)
+    ax, ay = fx - x0, fy - y0
+    bx, by = (x0 + 1) - fx, (y0 + 1) - fy
+    tx0, ty0 = x0.long() + x, y0.long() + y
+    for dx, dy, wgt in ((0, 0, bx * by), (0, 1, bx * ay), (1, 0, ax * by), (1, 1, ax * ay)):
+        checkpoint("splat")
+        yield tx0 + dx, ty0 + dy, wgt
+
+
 def _corners(flow: torch.Tensor, height: int, width: int, dump: int):
     """Yield ``(target index (N, H, W) int64, bilinear weight (N, H, W))`` for the 4 corners.
 
     Targets outside the image point at ``dump`` (a slot that is dropped afterwards). Index
     ``y * W + x`` is relative to the sample.
     """
-    fx, fy = flow[:, 0], flow[:, 1]
-    x0, y0 = torch.floor(fx), torch.floor(fy)
-    ax, ay = fx - x0, fy - y0  # fractional parts, as in the original (flow, not absolute coords)
-    bx, by = (x0 + 1) - fx, (y0 + 1) - fy
     rows = torch.arange(height, device=flow.device).view(1, height, 1)
     cols = torch.arange(width, device=flow.device).view(1, 1, width)
-    tx0 = x0.long() + cols
-    ty0 = y0.long() + rows
-    for dx, dy, wgt in ((0, 0, bx * by), (0, 1, bx * ay), (1, 0, ax * by), (1, 1, ax * ay)):
-        checkpoint("splat")
-        tx, ty = tx0 + dx, ty0 + dy
+    for tx, ty, wgt in _bilinear_corners(flow[:, 0], flow[:, 1], cols, rows):
         inside = (tx >= 0) & (tx < width) & (ty >= 0) & (ty < height)
         yield torch.where(inside, ty * width + tx, torch.full_like(tx, dump)), wgt
 
@@ -127,18 +135,11 @@ def _splat_band(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int
     pixels = values.permute(0, 2, 3, 1).reshape(n * h * w, c)[source]  # (K, C)
     motion = flow.permute(0, 2, 3, 1).reshape(n * h * w, 2)[source]  # (K, 2)
     sample, within = source // (h * w), source % (h * w)
-    fx, fy = motion[:, 0], motion[:, 1]
-    x0, y0 = torch.floor(fx), torch.floor(fy)
-    ax, ay = fx - x0, fy - y0  # as in _corners
-    bx, by = (x0 + 1) - fx, (y0 + 1) - fy
-    tx0, ty0 = x0.long() + within % w, y0.long() + within // w
     band_pixels = rows_in_band * w
     dump = n * band_pixels
     summed = values.new_zeros(dump + 1, c)
     weight = values.new_zeros(dump + 1)
-    for dx, dy, wgt in ((0, 0, bx * by), (0, 1, bx * ay), (1, 0, ax * by), (1, 1, ax * ay)):
-        checkpoint("splat")
-        tx, ty = tx0 + dx, ty0 + dy
+    for tx, ty, wgt in _bilinear_corners(motion[:, 0], motion[:, 1], within % w, within // w):
         inside = (tx >= 0) & (tx < w) & (ty >= top) & (ty < bottom)
         index = torch.where(inside, sample * band_pixels + (ty - top) * w + tx, dump)
         weight.index_add_(0, index, wgt)
