@@ -25,6 +25,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT.parent))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from common import write_result  # noqa: E402
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -110,9 +112,7 @@ def main() -> int:
     latencies = [r["latency_s"] for r in results["runs"] if r["latency_s"] is not None]
     results["max_latency_s"] = max(latencies) if latencies else None
     print(f"max cancel latency: {results['max_latency_s']} s")
-    out = ROOT / "bench" / "results" / "bench_cancel.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    write_result("bench_cancel.json", results)
     return 0
 
 

@@ -114,9 +114,10 @@ def main() -> int:
         row = json.loads(out.stdout.strip().splitlines()[-1])
         print(json.dumps(row))
         rows.append(row)
-    path = ROOT / "bench" / "results" / "bench_node_memory.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rows, indent=2) + "\n")
+    sys.path.insert(0, str(ROOT / "bench"))
+    from common import write_result
+
+    write_result("bench_node_memory.json", rows)
     return 0
 
 

@@ -53,7 +53,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
-from common import DEFAULT_REAL, load_snapshot, machine_info, wait_until_quiet
+from common import DEFAULT_REAL, load_snapshot, machine_info, wait_until_quiet, write_result
 
 ENV_AFI = "ANIMEINTERP_ORIGINAL_AFI"
 ENV_SITE = "ANIMEINTERP_ORIGINAL_SITE"
@@ -439,9 +439,7 @@ def run(args: argparse.Namespace) -> dict:
                                            "agreement": _agreement(save)}
     report["load_after"] = load_snapshot()
     report["table"] = side_by_side_rows(report["measured"])
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    out = write_result(args.out, report)
     print(format_table(report["table"]), file=sys.stderr)
     print(f"wrote {out}", file=sys.stderr)
     return report

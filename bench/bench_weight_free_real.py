@@ -113,13 +113,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import environment  # noqa: E402
+from common import RESULTS_DIR, environment, write_result  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real_anime_dev"
 METHODS = ("blend", "dis", "weight-free")
 SETS = (("colour", (960, 540)), ("lineart", None))
 PAIRS = ("tooncrafter/72105_388", "tooncrafter/74302_1349", "comfyui_vfi/bocchi")
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,8 +208,8 @@ def contact_sheet(args: argparse.Namespace) -> Path | None:
         return None
     width = max(r.shape[1] for r in rows)
     sheet = np.vstack([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0))) for r in rows])
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "weight_free_pairs.png"
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / "weight_free_pairs.png"
     write_image(path, sheet)
     return path
 
@@ -225,6 +224,5 @@ def run(args: argparse.Namespace) -> dict:
 
 if __name__ == "__main__":
     result = run(build_parser().parse_args())
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "weight_free_real.json").write_text(json.dumps(result, indent=2))
+    write_result("weight_free_real.json", result)
     print(json.dumps(result, indent=2))

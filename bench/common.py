@@ -1,6 +1,7 @@
 """Inputs and timing helpers shared by the bench scripts (not a bench module itself)."""
 from __future__ import annotations
 
+import json
 import platform
 import statistics
 import time
@@ -132,3 +133,18 @@ def wait_until_quiet(threshold_pct: float | None, max_wait_s: float = 300.0, pol
             break
         time.sleep(poll_s)
     return time.monotonic() - start
+
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+"""Where the benches keep their output (``bench/results/``)."""
+
+
+def write_result(path: str | Path, data: object) -> Path:
+    """Write ``data`` as indented JSON to ``path`` (a bare file name goes to :data:`RESULTS_DIR`),
+    creating the folder; returns the path written."""
+    path = Path(path)
+    if path.parent == Path("."):
+        path = RESULTS_DIR / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return path

@@ -16,7 +16,6 @@ Usage: ``python bench/profile_model.py [--size 960x540] [--threads 2] [--top 25]
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import defaultdict
@@ -28,7 +27,7 @@ import torch
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 import bench_model
-from common import load_snapshot, machine_info
+from common import load_snapshot, machine_info, write_result
 
 X4_TIMES = (0.25, 0.5, 0.75)
 PREFIX = "stage:"
@@ -151,8 +150,7 @@ def run(args: argparse.Namespace) -> dict:
         "top_ops": [{"stage": s, "op": o, "self_cpu_s": round(v, 3), "share_pct": round(100 * v / total, 1)}
                     for (s, o), v in sorted(ops.items(), key=lambda kv: -kv[1])[:args.top]],
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2), encoding="utf-8")
+    write_result(args.out, out)
     return out
 
 
