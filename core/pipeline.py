@@ -19,7 +19,7 @@ import torch
 from .clip.frame_memo import FrameMemo
 from .errors import InputError
 from .features.vgg19 import VGG19Features
-from .io.images import ArrayLike, rgb_pair, to_image, to_tensor
+from .io.images import ArrayLike, flow_to_tensor, rgb_pair, to_image, to_tensor
 from .progress import checkpoint
 from .sgm.run import SGMOptions, SGMResult, run_sgm
 from .weightfree.blend import blend_at
@@ -114,16 +114,13 @@ class Interpolator:
         if self.model is None:
             flows = refine_dis(a, b, coarse, (sgm.labels1, sgm.labels3) if sgm is not None else None)
             blend_inputs = (to_tensor(a, self.device), to_tensor(b, self.device),
-                            torch.from_numpy(flows.flow_13)[None].to(self.device),
-                            torch.from_numpy(flows.flow_31)[None].to(self.device))
-            alternatives = tuple(tuple(torch.from_numpy(f)[None].to(self.device) for f in pair)
-                                 for pair in flows.alternatives)
+                            flow_to_tensor(flows.flow_13, self.device), flow_to_tensor(flows.flow_31, self.device))
+            alternatives = tuple(tuple(flow_to_tensor(f, self.device) for f in pair) for pair in flows.alternatives)
             return PreparedPair(a, b, sgm, flows, blend_inputs=blend_inputs, alternatives=alternatives)
         t1, t3 = to_tensor(a, self.device), to_tensor(b, self.device)
         init13 = init31 = None
         if coarse is not None:
-            init13 = torch.from_numpy(coarse.flow_13).float()[None].to(self.device)
-            init31 = torch.from_numpy(coarse.flow_31).float()[None].to(self.device)
+            init13, init31 = flow_to_tensor(coarse.flow_13, self.device), flow_to_tensor(coarse.flow_31, self.device)
         state = self.model.estimate(t1, t3, init13, init31)
         flows = PairFlows(state.flow12[0].float().cpu().numpy(), state.flow21[0].float().cpu().numpy(),
                           getattr(self.model, "variant", "model"))

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..io.images import check_same_size, to_image, to_rgb_uint8, to_tensor
+from ..io.images import check_same_size, flow_to_tensor, to_image, to_rgb_uint8, to_tensor
 from ..model.interpolator import SYNTHESIS_MULTIPLE, LearnedInterpolator, PairState, to_signed
 from ..model.padding import CentredPadding
 from ..pipeline import check_times
@@ -52,10 +52,6 @@ def check_clip(frames: Sequence[np.ndarray], flows: ClipFlows) -> list[np.ndarra
     return rgb
 
 
-def _flow_tensor(flow: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32))[None].to(device)
-
-
 def refine_clip(frames: Sequence[np.ndarray], coarse: ClipFlows, model: LearnedInterpolator | None = None,
                 device: torch.device | str = "cpu", step: Step = _noop) -> ClipFlows:
     """Dense flows of every pair, each refinement seeded with the given (coarse) flows.
@@ -83,7 +79,7 @@ def refine_clip(frames: Sequence[np.ndarray], coarse: ClipFlows, model: LearnedI
             pairs.append(refine_dis(a, b, seed, labels))
         else:
             state = model.estimate(to_tensor(a, device), to_tensor(b, device),
-                                   _flow_tensor(seed.flow_13, device), _flow_tensor(seed.flow_31, device))
+                                   flow_to_tensor(seed.flow_13, device), flow_to_tensor(seed.flow_31, device))
             flow_13, flow_31 = (f[0].float().cpu().numpy() for f in (state.flow12, state.flow21))
             pairs.append(PairFlows(flow_13, flow_31, getattr(model, "variant", "model")))
             del state
@@ -106,7 +102,7 @@ def learned_state(model: LearnedInterpolator, frame1: np.ndarray, frame3: np.nda
     with torch.inference_mode():
         features1 = tuple(f.float() for f in model.features(padding.pad(to_signed(f1))))
         features3 = tuple(f.float() for f in model.features(padding.pad(to_signed(f3))))
-    return PairState(_flow_tensor(flow_13, device), _flow_tensor(flow_31, device), None, None,
+    return PairState(flow_to_tensor(flow_13, device), flow_to_tensor(flow_31, device), None, None,
                      padding.pad(f1), padding.pad(f3), features1, features3, padding)
 
 
@@ -120,8 +116,8 @@ def synthesize_pair(frame1: np.ndarray, frame3: np.ndarray, flows: PairFlows, ti
         state = learned_state(model, frame1, frame3, flows.flow_13, flows.flow_31, device)
         return [to_image(model.synthesize(state, t)) for t in _checked(times)]
     f1, f3 = to_tensor(frame1, device), to_tensor(frame3, device)
-    fl13, fl31 = _flow_tensor(flows.flow_13, device), _flow_tensor(flows.flow_31, device)
-    alternatives = tuple(tuple(_flow_tensor(f, device) for f in pair) for pair in flows.alternatives)
+    fl13, fl31 = flow_to_tensor(flows.flow_13, device), flow_to_tensor(flows.flow_31, device)
+    alternatives = tuple(tuple(flow_to_tensor(f, device) for f in pair) for pair in flows.alternatives)
     return [to_image(blend_at(f1, f3, fl13, fl31, t, alternatives)) for t in _checked(times)]
 
 

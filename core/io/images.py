@@ -148,6 +148,11 @@ def to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Te
     return t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
 
 
+def flow_to_tensor(flow: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Flow ``(2, H, W)`` in px (any float dtype) -> float32 tensor ``(1, 2, H, W)`` on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32))[None].to(device)
+
+
 def to_image(tensor: torch.Tensor) -> np.ndarray:
     """Float tensor ``(3, H, W)`` or ``(1, 3, H, W)`` in [0, 1] -> ``uint8`` RGB ``(H, W, 3)``.
 
