@@ -14,6 +14,8 @@ from comfyui_animeinterp.core.model import build_model
 from comfyui_animeinterp.core.model.attention import ContextAttention, EfficientAttention, FullAttention
 from comfyui_animeinterp.core.model.corr import CorrelationPyramid, OnDemandCorrelation, all_pairs_bytes
 from comfyui_animeinterp.core.model.memory import CPU_BUDGET, MemoryOptions, parse_budget
+from comfyui_animeinterp.core.model.interpolator import SYNTHESIS_MARGIN, synthesis_bands
+from comfyui_animeinterp.core.model.gridnet import GridNet
 
 
 def _coords(h: int, w: int, spread: float, seed: int = 0) -> torch.Tensor:
@@ -138,7 +140,7 @@ def test_synthesis_in_bands_equals_one_call():
     torch.manual_seed(0)
     model = build_model("afi").eval()
     g = torch.Generator().manual_seed(0)
-    h, w = 520, 24  # 3 bands of 200 rows (the last one shorter), each with 64 rows of context
+    h, w = 520, 24  # 3 bands of 176 rows (the last one shorter), with 64 rows of context each side
     inputs = (torch.rand(1, 6, h, w, generator=g), torch.randn(1, 64, h, w, generator=g),
               torch.randn(1, 128, h // 2, w // 2, generator=g), torch.randn(1, 192, h // 4, w // 4, generator=g))
     calls = []
@@ -146,7 +148,7 @@ def test_synthesis_in_bands_equals_one_call():
     try:
         with torch.no_grad():
             whole = model.synthesis(*inputs)
-            banded = model.synthesize_in_bands(*inputs, band_pixels=200 * w)
+            banded = model.synthesize_in_bands(*inputs, band_pixels=(176 + 2 * 64) * w)
     finally:
         hook.remove()
     assert calls[0] == h and len(calls) == 4 and max(calls[1:]) < h
@@ -165,10 +167,71 @@ def test_rendering_in_bands_equals_one_band_and_splats_per_band():
     whole = model.synthesize(state, 0.3)
     rows_seen = []
     hook = model.synthesis.tail.register_forward_hook(lambda m, i, out: rows_seen.append(out.shape[2]))
-    model.band_pixels = 100 * w
+    model.band_pixels = (100 + 2 * 64) * w  # 4 bands of 100 rows
     try:
         banded = model.synthesize(state, 0.3)
     finally:
         hook.remove()
     assert len(rows_seen) == 4 and max(rows_seen) <= 100 + 2 * 64  # GridNet never saw the whole frame
     assert (banded - whole).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("height,width,band_pixels", [
+    (544, 960, 1_342_177), (1088, 1920, 1_342_177), (2160, 3840, 1_342_177), (400, 132, 228 * 132),
+    (520, 24, 304 * 24), (1088, 1920, 2**18), (64, 8, 4 * 8),
+])
+def test_synthesis_bands_cover_the_frame_with_the_fewest_bands_within_the_limit(height, width, band_pixels):
+    bands = synthesis_bands(height, width, band_pixels)
+    assert bands[0].top == 0 and bands[-1].bottom == height
+    assert all(a.bottom == b.top for a, b in zip(bands, bands[1:]))
+    for band in bands:
+        assert band.start == max(0, band.top - SYNTHESIS_MARGIN) and band.stop == min(height, band.bottom + SYNTHESIS_MARGIN)
+        assert all(edge % 4 == 0 for edge in (band.top, band.bottom, band.start, band.stop))
+        rows = band.stop - band.start
+        assert rows * width <= band_pixels or band.bottom - band.top <= 4
+    if len(bands) > 1:  # one band fewer would not fit
+        fewer = -(-height // (4 * (len(bands) - 1))) * 4
+        assert (fewer + SYNTHESIS_MARGIN * (2 if len(bands) > 2 else 1)) * width > band_pixels
+
+
+def test_default_bands_follow_the_memory_budget():
+    model = build_model("afi")
+    cpu = torch.device("cpu")
+    assert len(synthesis_bands(544, 960, model.memory.synthesis_band_pixels(cpu))) == 1  # 960x540: one band
+    assert len(synthesis_bands(1088, 1920, model.memory.synthesis_band_pixels(cpu))) == 2
+    model.set_memory_options(memory_budget="100MB")
+    assert len(synthesis_bands(1088, 1920, model.memory.synthesis_band_pixels(cpu))) > 2
+
+
+def test_gridnet_consumes_inputs_lazily_with_the_same_values_and_forward_leaves_inputs_alone():
+    torch.manual_seed(0)
+    net = GridNet().eval()
+    for module in net.modules():
+        if isinstance(module, torch.nn.PReLU):
+            module.weight.data.uniform_(0.05, 0.3)
+    g = torch.Generator().manual_seed(1)
+    h, w = 48, 64
+    inputs = [torch.rand(1, 6, h, w, generator=g), torch.randn(1, 64, h, w, generator=g),
+              torch.randn(1, 128, h // 2, w // 2, generator=g), torch.randn(1, 192, h // 4, w // 4, generator=g)]
+    kept = [x.clone() for x in inputs]
+    with torch.enable_grad():
+        reference = net(*inputs)  # out-of-place PReLU everywhere (autograd records)
+    made, heads_run = [], []
+    for name in ("head_frames", "head_level1", "head_level2", "head_level3"):
+        getattr(net, name).register_forward_hook(lambda m, i, o, name=name: heads_run.append(name))
+
+    def lazily():
+        for x in inputs:
+            made.append(len(heads_run))  # how many heads had run when this input was asked for
+            yield x.clone().contiguous(memory_format=torch.channels_last)  # handed over
+
+    with torch.inference_mode():
+        plain = net(*inputs)
+        heads_run.clear()
+        consumed = net.consume(lazily())
+    assert all(torch.equal(x, y) for x, y in zip(inputs, kept))  # forward never overwrote an input
+    assert torch.equal(plain, reference.detach()) and torch.equal(consumed, plain)  # in-place PReLU: same bits
+    assert made == [0, 1, 2, 3]  # each input made only when its head needs it
+    with pytest.raises(ValueError, match="four inputs"):
+        with torch.inference_mode():
+            net.consume(iter(inputs[:3]))

@@ -21,6 +21,8 @@ result differs from NCHW by float rounding only, ~1e-7) and returns a contiguous
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,10 +39,21 @@ class ConvBlock(nn.Module):
         self.act2 = nn.PReLU()
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, owned: bool = False) -> torch.Tensor:
+        """``owned``: ``x`` is this block's to overwrite (no one else uses it)."""
         if self.upsample:
-            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
-        return self.conv2(self.act2(self.conv1(self.act1(x))))
+            x, owned = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False), True
+        return self.conv2(prelu(self.act2, self.conv1(prelu(self.act1, x, owned)), owned=True))
+
+def prelu(act: nn.PReLU, x: torch.Tensor, owned: bool) -> torch.Tensor:
+    """``act(x)``, in place when nothing else uses ``x`` (``owned``),
+    no gradient is recorded and ``x`` has the slope's dtype: one slope makes PReLU a leaky ReLU,
+    whose in-place form gives the same values (bit for bit) without a second full-size tensor
+    (GridNet's largest are 64 channels at full resolution)."""
+    recording = torch.is_grad_enabled() and (x.requires_grad or act.weight.requires_grad)
+    if owned and not recording and act.num_parameters == 1 and x.dtype == act.weight.dtype:
+        return F.leaky_relu_(x, act.weight.item())
+    return act(x)
 
 
 class GridNet(nn.Module):
@@ -74,25 +87,30 @@ class GridNet(nn.Module):
 
     def forward(self, frames: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, f3: torch.Tensor
                 ) -> torch.Tensor:
-        return self.consume([frames, f1, f2, f3])
+        return self._run(iter((frames, f1, f2, f3)), owned=False)
 
-    def consume(self, inputs: list[torch.Tensor]) -> torch.Tensor:
-        """Like :meth:`forward` on ``[frames, f1, f2, f3]``, taking each input out of the list
-        when it is used, so that a caller that keeps no other reference frees it then (the
+    def consume(self, inputs: Iterator[torch.Tensor]) -> torch.Tensor:
+        """Like :meth:`forward` on ``frames, f1, f2, f3`` given one at a time by ``inputs`` (e.g. a
+        generator that warps each when asked), which hands them over: each is made when it is
+        needed and may be overwritten, so that at most one full-size input lives at a time (the
         warped inputs are as large as the network's own activations)."""
-        if len(inputs) != 4:
-            raise ValueError(f"expected [frames, f1, f2, f3], got {len(inputs)} tensors")
+        return self._run(inputs, owned=True)
 
+    def _run(self, inputs: Iterator[torch.Tensor], owned: bool) -> torch.Tensor:
         def take() -> torch.Tensor:
-            return inputs.pop(0).contiguous(memory_format=torch.channels_last)
+            try:
+                x = next(inputs)
+            except StopIteration:
+                raise ValueError("expected four inputs: frames, f1, f2, f3") from None
+            return x.contiguous(memory_format=torch.channels_last)
 
         # Nodes are dropped as soon as they are no longer needed (full-resolution ones are large).
-        x00 = self.head_frames(take())
-        x00 = x00 + self.head_level1(take())
+        x00 = self.head_frames(take(), owned)
+        x00 = x00 + self.head_level1(take(), owned)
         x01 = self.lateral01(x00) + x00
-        x10 = self.down10(x00) + self.head_level2(take())
+        x10 = self.down10(x00) + self.head_level2(take(), owned)
         del x00
-        x20 = self.down20(x10) + self.head_level3(take())
+        x20 = self.down20(x10) + self.head_level3(take(), owned)
         x11 = (self.lateral11(x10) + x10) + self.down11(x01)
         del x10
         x21 = (self.lateral21(x20) + x20) + self.down21(x11)

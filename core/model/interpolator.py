@@ -37,10 +37,6 @@ from .variants import get_variant
 SYNTHESIS_MULTIPLE = 4
 """GridNet downsamples twice by 2 and upsamples back, so its input sides must be multiples of 4."""
 
-SYNTHESIS_BAND_PIXELS = 300_000
-"""Synthesis runs on horizontal bands of about this many output pixels (larger frames only): the
-warped GridNet inputs and GridNet's activations then stay bounded."""
-
 SYNTHESIS_MARGIN = 64
 """Rows of context above and below each band (a multiple of 4): GridNet's receptive field reaches
 46 rows (measured by perturbing one input row), so a band with this margin gives the rows it
@@ -61,18 +57,27 @@ class SynthesisBand:
         return output[..., self.top - self.start:self.bottom - self.start, :]
 
 
-def synthesis_bands(height: int, width: int, band_pixels: int = SYNTHESIS_BAND_PIXELS) -> list[SynthesisBand]:
-    """Horizontal bands of about ``band_pixels`` output pixels covering ``height`` rows, each
-    with :data:`SYNTHESIS_MARGIN` rows of context (one band when the frame is small enough).
+def synthesis_bands(height: int, width: int, band_pixels: int) -> list[SynthesisBand]:
+    """The fewest horizontal bands covering ``height`` rows such that no band computes more than
+    ``band_pixels`` pixels, its :data:`SYNTHESIS_MARGIN` rows of context included (one band when
+    the frame fits; bands of equal height otherwise, at least 4 rows each).
 
     ``height`` is a multiple of 4 and so are all band edges (the 1/4 level is sliced with them).
     """
-    rows = max(4, band_pixels // width // 4 * 4)
-    if height <= rows + 2 * SYNTHESIS_MARGIN:
+    limit = band_pixels // max(width, 1)
+    if height <= limit:
         return [SynthesisBand(0, height, 0, height)]
+    count = 2
+    while True:
+        rows = -(-height // (4 * count)) * 4  # height / count, rounded up to a multiple of 4
+        margins = SYNTHESIS_MARGIN * (2 if count > 2 else 1)
+        if rows + margins <= limit or rows <= 4:
+            break
+        count += 1
     return [SynthesisBand(top, min(top + rows, height), max(0, top - SYNTHESIS_MARGIN),
                           min(height, top + rows + SYNTHESIS_MARGIN))
             for top in range(0, height, rows)]
+
 
 AUTOCAST_DTYPES = (torch.float16, torch.bfloat16)
 CPU_AUTOCAST_DTYPES = (torch.bfloat16,)
@@ -136,8 +141,9 @@ class LearnedInterpolator(nn.Module):
     Attributes:
         autocast_dtype: None (fp32, the default), or bfloat16 (CPU or CUDA) / float16 (CUDA) for
             autocast in :meth:`estimate` / :meth:`synthesize`.
-        band_pixels: output pixels per synthesis band (:func:`synthesis_bands`); smaller bands
-            need less memory and repeat more margin rows.
+        band_pixels: most pixels one synthesis band computes (:func:`synthesis_bands`), or None
+            (the default) for the memory budget's share (:meth:`.MemoryOptions.synthesis_band_pixels`);
+            smaller bands need less memory and repeat more margin rows.
     """
 
     def __init__(self, variant: str = "afi", compat: CheckpointCompat = CHECKPOINT_COMPAT,
@@ -149,7 +155,7 @@ class LearnedInterpolator(nn.Module):
         self.features = FeaturePyramid()
         self.synthesis = GridNet()
         self.autocast_dtype: torch.dtype | None = None
-        self.band_pixels = SYNTHESIS_BAND_PIXELS
+        self.band_pixels: int | None = None
         self.set_memory_options(correlation, attention, memory_budget)
 
     @property
@@ -239,15 +245,16 @@ class LearnedInterpolator(nn.Module):
             levels.append((level1, level2, flow_to_level(flow1t, h, w), flow_to_level(flow2t, h, w), scale))
         height, width = state.frame1.shape[-2:]
         bands = []
-        for band in synthesis_bands(height, width, self.band_pixels):
-            inputs = [_warp_pair(values1, values2, level_flow1t, level_flow2t,
+        band_pixels = self.band_pixels or self.memory.synthesis_band_pixels(state.frame1.device)
+        for band in synthesis_bands(height, width, band_pixels):
+            inputs = (_warp_pair(values1, values2, level_flow1t, level_flow2t,
                                  rows=(band.start // scale, band.stop // scale))
-                      for values1, values2, level_flow1t, level_flow2t, scale in levels]
-            bands.append(band.keep(self.synthesis.consume(inputs)))
+                      for values1, values2, level_flow1t, level_flow2t, scale in levels)
+            bands.append(band.keep(self.synthesis.consume(inputs)))  # warps each level when needed
         return state.padding.crop(bands[0] if len(bands) == 1 else torch.cat(bands, dim=2))
 
     def synthesize_in_bands(self, frames: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, f3: torch.Tensor,
-                            band_pixels: int = SYNTHESIS_BAND_PIXELS) -> torch.Tensor:
+                            band_pixels: int) -> torch.Tensor:
         """GridNet on horizontal bands of already warped inputs (:func:`synthesis_bands`): the
         same result as one call, bounded activations.
 

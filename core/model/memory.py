@@ -11,7 +11,8 @@ the same numbers with memory linear in the pixels (``corr.OnDemandCorrelation``,
   iteration, about twice the attention arithmetic), or ``"auto"``;
 * ``budget``: bytes the quadratic tensors may take in auto mode: a number, or a callable
   ``device -> bytes`` (inside ComfyUI: ``comfy.model_management.get_free_memory``); None = the
-  default (:func:`default_budget`).
+  default (:func:`default_budget`). It also sizes the synthesis bands
+  (:meth:`MemoryOptions.synthesis_band_pixels`).
 
 Auto keeps the attention map when it fits the budget (recomputing it is the costlier of the two),
 then the correlation volume when it fits what is left.
@@ -31,9 +32,16 @@ CORRELATION_MODES = ("auto", "all-pairs", "on-demand")
 ATTENTION_MODES = ("auto", "full", "efficient")
 
 CPU_BUDGET = 2**30
-"""Default budget on CPU: 960x540 keeps both (600 MB, peak RSS 1.1 GB with banded synthesis; the
+"""Default budget on CPU: 960x540 keeps both (600 MB, peak RSS 1.1 GB; the
 all-pairs volume is faster there); 1920x1080 and larger use both linear-memory forms. A fixed
 figure (not the free RAM) keeps CPU runs reproducible and their peak close to linear in the pixels."""
+
+SYNTHESIS_BYTES_PER_PIXEL = 800
+"""Working memory of synthesis per pixel a band computes (fp32: warped inputs made one level at a
+time and GridNet's activations; measured 740-900 B at 1920x1080 with ``bench/bench_memory.py``)."""
+
+MIN_BAND_PIXELS = 2**18
+"""Smallest default band (a tiny budget would otherwise repeat the margins many times over)."""
 
 CUDA_FREE_SHARE = 0.5
 """Default budget on CUDA: this share of the free device memory (the rest is for activations)."""
@@ -102,6 +110,12 @@ class MemoryOptions:
         if callable(self.budget):
             return int(self.budget(device))
         return int(self.budget)
+
+    def synthesis_band_pixels(self, device: torch.device) -> int:
+        """Most pixels one synthesis band may compute: the budget's worth at
+        :data:`SYNTHESIS_BYTES_PER_PIXEL` (CPU default: 1.3 MP, so 960x540 is one band and
+        1920x1080 two)."""
+        return max(MIN_BAND_PIXELS, self.budget_bytes(device) // SYNTHESIS_BYTES_PER_PIXEL)
 
     def plan(self, n: int, h: int, w: int, device: torch.device, attention: bool = True,
              lookup_align_corners: bool = True) -> MemoryPlan:
