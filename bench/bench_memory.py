@@ -10,6 +10,9 @@ parent samples the child's peak resident set size.
   ``--correlation``, ``--attention`` and ``--memory-budget`` are passed to the model.
 * ``weight-free``: :class:`~comfyui_animeinterp.core.pipeline.Interpolator` without a model (SGM
   with colour features, DIS refinement, splat blending) on a synthetic cartoon pair.
+* ``synthesis``: the learned model's ``synthesize(0.5)`` alone, from a random pair state of that
+  size (flows and both feature pyramids): the synthesis peak at 4K in minutes, without the
+  estimate (whose exact global attention takes about 25 minutes there on 2 CPU cores).
 
 Peak RSS is ``VmHWM`` of the child and its descendants from ``/proc/<pid>/status``, sampled every
 10 ms (the high-water mark only grows, so a sample taken shortly before exit holds the peak).
@@ -123,7 +126,7 @@ def _sizes(text: str) -> list[tuple[int, int]]:
     return [tuple(int(v) for v in s.lower().split("x")) for s in text.split(",") if s]  # type: ignore[misc]
 
 
-PATHS = ("learned", "weight-free")
+PATHS = ("learned", "weight-free", "synthesis")
 DEFAULT_SIZES = "960x540,1920x1080,3840x2160"
 
 
@@ -154,6 +157,18 @@ def _child(args: argparse.Namespace) -> dict:
         state = model.estimate(*inputs)
         model.synthesize(state, 0.5)
         bench_model._sync(device)
+    elif args.child == "synthesis":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_model
+
+        model = bench_model._model("afi", device, args.dtype)
+        if args.memory_budget is not None:
+            model.set_memory_options(memory_budget=args.memory_budget * 2**30)
+        state = _random_pair_state(h, w, device)
+        bench_model._sync(device)
+        start = time.perf_counter()
+        model.synthesize(state, 0.5)
+        bench_model._sync(device)
     else:
         from comfyui_animeinterp.core.data.synthetic import make_triplet
         from comfyui_animeinterp.core.pipeline import Interpolator
@@ -166,6 +181,27 @@ def _child(args: argparse.Namespace) -> dict:
     cuda = device.startswith("cuda")
     return {"seconds": round(seconds, 2),
             "peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20) if cuda else None}
+
+
+def _random_pair_state(h: int, w: int, device: str):
+    """A ``PairState`` of an ``h x w`` pair with random frames, flows and feature pyramids (the
+    shapes and memory formats ``LearnedInterpolator.estimate`` gives)."""
+    import torch
+    from comfyui_animeinterp.core.model.interpolator import SYNTHESIS_MULTIPLE, PairState
+    from comfyui_animeinterp.core.model.padding import CentredPadding
+
+    g = torch.Generator().manual_seed(0)
+    padding = CentredPadding.to_valid_size(h, w, multiple=SYNTHESIS_MULTIPLE)
+    frames = [padding.pad(torch.rand(1, 3, h, w, generator=g)) for _ in range(2)]
+    ph, pw = frames[0].shape[-2:]
+
+    def pyramid():
+        return tuple(torch.randn(1, c, ph // s, pw // s, generator=g).contiguous(memory_format=torch.channels_last)
+                     .to(device) for c, s in ((32, 1), (64, 2), (96, 4)))
+
+    flow = 8 * torch.randn(1, 2, h, w, generator=g)
+    return PairState(flow.to(device), -flow.to(device), None, None, frames[0].to(device), frames[1].to(device),
+                     pyramid(), pyramid(), padding)
 
 
 def _child_command(args: argparse.Namespace, path: str, w: int, h: int) -> list[str]:

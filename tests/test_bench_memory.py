@@ -1,0 +1,50 @@
+"""bench/bench_memory.py: the random pair state of its ``synthesis`` path is shaped like a real one.
+
+No timing is checked (timings live in the benches).
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import torch
+from comfyui_animeinterp.core.model import build_model
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _bench_memory():
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("test_bench_memory_module", BENCH / "bench_memory.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _layout(x: torch.Tensor) -> tuple:
+    return tuple(x.shape), x.dtype, x.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_random_pair_state_has_the_shapes_and_formats_of_an_estimate():
+    bench = _bench_memory()
+    h, w = 130, 150  # not multiples of 4: padded like the model pads
+    model = build_model("afi").eval()
+    g = torch.Generator().manual_seed(0)
+    real = model.estimate(torch.rand(1, 3, h, w, generator=g), torch.rand(1, 3, h, w, generator=g))
+    fake = bench._random_pair_state(h, w, "cpu")
+    for name in ("flow12", "flow21", "frame1", "frame2"):
+        assert _layout(getattr(fake, name)) == _layout(getattr(real, name)), name
+    for ours, theirs in zip(fake.features1 + fake.features2, real.features1 + real.features2, strict=True):
+        assert _layout(ours) == _layout(theirs)
+    assert fake.padding == real.padding
+    assert model.synthesize(fake, 0.5).shape == (1, 3, h, w)
+
+
+def test_synthesis_child_reports_seconds():
+    bench = _bench_memory()
+    args = Namespace(child="synthesis", sizes="136x132", threads=1, device="cpu", dtype="fp32",
+                     memory_budget=None, correlation=None, attention=None, iterations=None)
+    result = bench._child(args)
+    assert result["seconds"] >= 0 and result["peak_cuda_mb"] is None
