@@ -221,29 +221,9 @@ def mix_hypotheses(results: list[np.ndarray], disagreements: list[np.ndarray]) -
     return (weight[..., None] * np.stack(results)).sum(axis=0)
 
 
-MIXINGS = ("fusion", "heuristic")
-"""How the hypotheses' in-betweens are mixed: the shipped fusion net (:mod:`.fusion`) or
-:func:`mix_hypotheses` alone."""
-DEFAULT_MIXING = "heuristic"
-
-
-def mix(results: list[np.ndarray], disagreements: list[np.ndarray], frame1: np.ndarray, frame3: np.ndarray,
-        t: float, mixing: str = DEFAULT_MIXING) -> np.ndarray:
-    """The hypotheses' in-betweens ``(H, W, 3)`` mixed into one by ``mixing`` (see :data:`MIXINGS`);
-    the fusion net takes exactly the refiner's three hypotheses, other counts are mixed heuristically."""
-    from .fusion import CANDIDATES
-
-    if mixing == "heuristic" or len(results) != CANDIDATES - 1:
-        return mix_hypotheses(results, disagreements)
-    from .fusion import fuse, shipped_fusion_net
-
-    return fuse(shipped_fusion_net(), results, disagreements, frame1, frame3, t)
-
-
 @torch.inference_mode()
 def blend_at(frame1: torch.Tensor, frame3: torch.Tensor, flow_13: torch.Tensor, flow_31: torch.Tensor,
-             t: float, alternatives: Sequence[tuple[torch.Tensor, torch.Tensor]] = (),
-             mixing: str = DEFAULT_MIXING) -> torch.Tensor:
+             t: float, alternatives: Sequence[tuple[torch.Tensor, torch.Tensor]] = ()) -> torch.Tensor:
     """The in-between at time ``t`` (see the module docstring).
 
     Args:
@@ -252,15 +232,12 @@ def blend_at(frame1: torch.Tensor, frame3: torch.Tensor, flow_13: torch.Tensor, 
         t: in (0, 1).
         alternatives: further flow hypotheses ``(flow_13, flow_31)`` of the same shapes (the
             refiner's ``PairFlows.alternatives``). With them, the in-betweens of all hypotheses are
-            mixed per pixel (:func:`mix`).
-        mixing: ``"fusion"`` (the learned fusion net) or ``"heuristic"`` (:func:`mix_hypotheses`).
+            mixed per pixel (:func:`mix_hypotheses`).
     Returns:
         ``(N, 3, H, W)`` float in [0, 1] on the frames' device.
     """
     if not 0.0 < t < 1.0:
         raise InputError(f"t must be in (0, 1), got {t}")
-    if mixing not in MIXINGS:
-        raise InputError(f"mixing must be one of {', '.join(MIXINGS)}; got {mixing!r}")
     if frame1.shape != frame3.shape or flow_13.shape[-2:] != frame1.shape[-2:] or flow_31.shape != flow_13.shape:
         raise InputError("frames and flows must share one size")
     if any(len(pair) != 2 or any(f.shape != flow_13.shape for f in pair) for pair in alternatives):
@@ -275,6 +252,6 @@ def blend_at(frame1: torch.Tensor, frame3: torch.Tensor, flow_13: torch.Tensor, 
         b = np.ascontiguousarray(frame3[i].detach().float().cpu().permute(1, 2, 0).numpy())
         results, disagreements = zip(*(synthesize(a, b, cpu(f13, i), cpu(f31, i), t)
                                          for f13, f31 in ((flow_13, flow_31), *alternatives)))
-        result = results[0] if len(results) == 1 else mix(list(results), list(disagreements), a, b, t, mixing)
+        result = results[0] if len(results) == 1 else mix_hypotheses(list(results), list(disagreements))
         out.append(torch.from_numpy(np.ascontiguousarray(result)).permute(2, 0, 1))
     return torch.stack(out).to(frame1.device).clamp(0, 1)
