@@ -83,11 +83,47 @@ SSIM, LPIPS v0.1 AlexNet; from 27.60 / 22.34, SSIM 0.9387 / 0.8410, LPIPS 0.0854
   figure, for every flow tried, and the true in-between is often not on the linear path (anidoc
   sample4 f0008-10, the worst triplet against the cross-fade: the head turns with different timing).
 
+Mixing the hypotheses (issue 14 item 3; cached flows and in-betweens of the dev set, mean PSNR dB
+/ SSIM / LPIPS colour ; line art, from the heuristic mix 27.79 / 0.9406 / 0.0817 ; 22.46 / 0.8462 /
+0.1252). Code and scripts of this section: commit "experiment (reverted next)" on the ``fusion``
+branch (``core/weightfree/fusion.py``, ``fusion_train.py``, ``bench/fusion_experiment/``):
+
+* the cross-fade as a fourth hypothesis (its disagreement ``|frame1 - frame3|``): 27.79 / 0.9410 /
+  0.0817 ; 22.47 / 0.8466 / 0.1263 (LPIPS above the cross-fade on 11 line-art triplets instead of
+  13, but mean line-art LPIPS up); with its disagreement raised by 0.05: 27.79 / 0.9408 / 0.0813 ;
+  22.46 / 0.8463 / 0.1255. Left out (t = 0.5 on every dev triplet: no "nearer frame" to try);
+* each hypothesis alone: fused 27.56 / 0.9385 / 0.0856 ; 22.35 / 0.8410 / 0.1236, plain DIS 27.58 /
+  0.9387 / 0.0846 ; 22.31 / 0.8367 / 0.1281, seeded DIS 27.50 / 0.9390 / 0.0852 ; 22.34 / 0.8408 / 0.1250;
+* the ceiling of any mixing of these four candidates (the best one per box window chosen *with the
+  ground truth*): per pixel 30.83 ; 24.05, 15 px windows 29.00 ; 22.67, 31 px 28.50 ; 22.55. Line art
+  cannot reach DIS + 1.0 dB (23.26) by mixing these candidates at any window a flow-free mix could
+  judge; colour could gain up to ~0.7 dB;
+* a tiny learned fusion net (half-resolution 3-level U-Net, 35-65k parameters, zero-initialised
+  logit correction added to the heuristic's softmax logits), trained only on synthetic cartoons
+  (300 examples, 250 for training, 1 CPU thread, 1000-3000 Adam steps, L1; 2-5 min): it gains
+  +0.02 to +0.38 dB on held-out synthetic examples and never on the dev set:
+  RGB candidates and frames as input, flat cartoons: it learns to take the seeded DIS hypothesis
+  everywhere (27.50 / 0.9390 / 0.0852 ; 22.34 / 0.8408 / 0.1250, exactly "seeded DIS alone");
+  colour-free inputs and crops centred where the candidates differ: 27.65 / 0.9406 / 0.0818 ; 22.44 /
+  0.8477 / 0.1262; with eased spacing in the examples (``random_scene(timing_jitter=)``): 27.63 /
+  0.9406 / 0.0834 ; 22.40 / 0.8439 / 0.1286; examples dressed like real drawings (shading attached to
+  the shapes, a painted background panned by a camera drift, anti-aliasing, JPEG): back to seeded DIS
+  everywhere; one shared scorer per candidate (so no hypothesis can be preferred by its place):
+  27.75 / 0.9411 / 0.0823 ; 22.45 / 0.8520 / 0.1352 (line-art LPIPS above the cross-fade on 14);
+  without the cross-fade candidate: 27.72 / 0.9406 / 0.0815 ; 22.47 / 0.8505 / 0.1269 (wins 64 % /
+  77 %); with an image-gradient L1 term: 27.75 / 0.9416 / 0.0826 ; 22.42 / 0.8522 / 0.1368. On the
+  named pairs its in-betweens cannot be told from the heuristic mix's. +0.59 s per 960x540
+  in-between. Left out: on synthetic cartoons the refiner's flows fail differently from real
+  drawings (seeded DIS is nearly always right there), and what the net learns there does not carry
+  over. The synthetic generator keeps the line-art style and eased spacing it gained for this.
+
 Full run with the three hypotheses (2026-12-03, machine loaded by other jobs, load average 4-6):
 colour 27.79 dB / SSIM 0.9406 / LPIPS 0.0817, wins 64 %, worst -2.26 dB against the cross-fade
 (DIS 27.19 / 0.9363 / 0.0865); line art 22.46 / 0.8462 / 0.1252, wins 84 %, worst +0.11 dB (DIS
 22.26 / 0.8334 / 0.1259). Seconds per in-between 1.94 / 3.55 in that run (two threads under a
 load that varied during the run; each hypothesis adds one synthesis).
+The same quality figures again from a one-thread run pinned to one core (``--threads 1``, other core
+busy): 1.97 s per colour and 0.43 s per line-art in-between (DIS warp 0.12 / 0.03 s).
 Against issue 14 item 2 (DIS + 1.0 dB, 80 % wins, every triplet within 0.5 dB of the cross-fade and
 no LPIPS above it) this is still short: +0.60 / +0.20 dB, one colour triplet 2.26 dB below the
 cross-fade, LPIPS above the cross-fade's on 1 colour and 13 line-art triplets (DIS: 1 and 10).

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ..errors import InputError
+
 _SHIFT_BITS = 4  # sub-pixel precision of OpenCV polygon drawing
 _PALETTE = np.array(  # well separated flat colours, in hue order
     [
@@ -28,6 +30,7 @@ _PALETTE = np.array(  # well separated flat colours, in hue order
 )
 _BACKGROUND = (246, 240, 226)
 _OUTLINE = (28, 26, 36)
+_WHITE = (255, 255, 255)
 
 
 @dataclass
@@ -62,9 +65,12 @@ class Shape:
     colour: tuple[int, int, int]
     start: Pose
     end: Pose
+    timing: float = 0.0
+    """Eased spacing: at time t the pose is the linear one at ``t + 4·timing·t·(1 - t)`` (0 = even
+    spacing; 0.1 puts the middle drawing at 60 % of the way; the end poses do not change)."""
 
     def pose(self, t: float) -> Pose:
-        return self.start.lerp(self.end, t)
+        return self.start.lerp(self.end, t + 4.0 * self.timing * t * (1.0 - t))
 
     def polygon(self, t: float) -> np.ndarray:
         """Vertices in image coordinates at time ``t``, ``(K, 2)`` float64."""
@@ -174,6 +180,8 @@ def random_scene(
     max_rotation: float = 8.0,
     max_scale_change: float = 0.08,
     with_ground: bool = True,
+    style: str = "flat",
+    timing_jitter: float = 0.0,
 ) -> CartoonScene:
     """A deterministic random scene.
 
@@ -184,7 +192,16 @@ def random_scene(
         max_shift: largest translation between t=0 and t=1 in px (default 4% of the width).
         max_rotation: largest rotation in degrees; max_scale_change: largest relative scale change.
         with_ground: add a static block along the bottom edge.
+        style: ``"flat"`` (flat colours, the default) or ``"lineart"`` (the same scene drawn as
+            dark outlines on white: every fill and the background white). The style changes colours
+            only: the shapes, their motion and the random draws are those of ``"flat"``.
+        timing_jitter: each moving shape's :attr:`Shape.timing` drawn uniformly in
+            ``[-timing_jitter, timing_jitter]`` (from a separate random stream, so the scene is
+            otherwise that of ``timing_jitter=0``): drawings spaced unevenly, as animators ease in and
+            out; the middle frame is then off the linear path between the end frames.
     """
+    if style not in ("flat", "lineart"):
+        raise InputError(f"style must be 'flat' or 'lineart', got {style!r}")
     rng = np.random.default_rng(seed)
     if max_shift is None:
         max_shift = 0.04 * width
@@ -217,7 +234,16 @@ def random_scene(
         pose = Pose(width / 2, height - gh * 0.6, 0.0, 1.0)
         ground = Shape(outline, (120, 96, 72), pose, pose)
     lw = max(1, int(round(base / 120)))
-    return CartoonScene(height, width, shapes, line_width=lw, ground=ground)
+    if timing_jitter > 0:
+        timing_rng = np.random.default_rng([seed, 1])
+        for shape in shapes:
+            shape.timing = float(timing_rng.uniform(-timing_jitter, timing_jitter))
+    scene = CartoonScene(height, width, shapes, line_width=lw, ground=ground)
+    if style == "lineart":
+        for shape in scene._layers():
+            shape.colour = _WHITE
+        scene.background = _WHITE
+    return scene
 
 
 def make_triplet(height: int = 240, width: int = 432, seed: int = 0, **scene_kwargs) -> CartoonTriplet:
