@@ -115,7 +115,17 @@ branch (``core/weightfree/fusion.py``, ``fusion_train.py``, ``bench/fusion_exper
   named pairs its in-betweens cannot be told from the heuristic mix's. +0.59 s per 960x540
   in-between. Left out: on synthetic cartoons the refiner's flows fail differently from real
   drawings (seeded DIS is nearly always right there), and what the net learns there does not carry
-  over. The synthetic generator keeps the line-art style and eased spacing it gained for this.
+  over. The synthetic generator keeps the line-art style and eased spacing it gained for this;
+* the box-averaged disagreements replaced by kornia's edge-aware ``guided_blur`` (guide: the mean
+  candidate; kernel 15 or 31, eps 1e-2 or 1e-3): at best 27.80 / 0.9407 / 0.0815 ; 22.47 / 0.8475 /
+  0.1260, line-art wins 84 -> 77 %: noise level, left out;
+* whole drawn pieces that are mostly forward-backward inconsistent (share of pixels > 3 px above
+  0.4-0.7, SGM segments of >= 200 px, both frames, and where they land at t) faded to the
+  cross-fade: 26.52 / 0.9199 / 0.1142 ; 22.08 / 0.8190 / 0.1335 (other thresholds 25.97-26.97 ;
+  22.00-22.18): inconsistency is common where the in-between is right; left out. On 72105_388 the
+  boy's flows themselves are wrong (flows of 100+ px in background patches beside him, most of the
+  figure inconsistent), and both warped frames show the same background in the holes of his shirt,
+  so the disagreement-driven fall-back cannot see them.
 
 Full run with the three hypotheses (2026-12-03, machine loaded by other jobs, load average 4-6):
 colour 27.79 dB / SSIM 0.9406 / LPIPS 0.0817, wins 64 %, worst -2.26 dB against the cross-fade
