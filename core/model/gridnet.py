@@ -52,8 +52,20 @@ def prelu(act: nn.PReLU, x: torch.Tensor, owned: bool) -> torch.Tensor:
     (GridNet's largest are 64 channels at full resolution)."""
     recording = torch.is_grad_enabled() and (x.requires_grad or act.weight.requires_grad)
     if owned and not recording and act.num_parameters == 1 and x.dtype == act.weight.dtype:
-        return F.leaky_relu_(x, act.weight.item())
+        return F.leaky_relu_(x, _slope(act))
     return act(x)
+
+
+def _slope(act: nn.PReLU) -> float:
+    """The slope of a one-parameter PReLU as a float, read from the device once per change of the
+    weight (``.item()`` on every call would wait for a GPU at each of GridNet's 40 activations)."""
+    weight = act.weight
+    key = (weight.data_ptr(), weight._version)
+    cached = act.__dict__.get("_slope_cache")
+    if cached is None or cached[0] != key:
+        cached = (key, float(weight.detach().item()))
+        act.__dict__["_slope_cache"] = cached
+    return cached[1]
 
 
 class GridNet(nn.Module):
