@@ -237,17 +237,17 @@ def test_gridnet_consumes_inputs_lazily_with_the_same_values_and_forward_leaves_
             net.consume(iter(inputs[:3]))
 
 
-def test_in_place_prelu_follows_a_changed_slope():
+
+def test_in_place_prelu_follows_a_changed_slope_and_works_on_inference_weights():
     from comfyui_animeinterp.core.model.gridnet import prelu
 
-    act = torch.nn.PReLU()
     x = -torch.ones(4)
     with torch.inference_mode():
+        act = torch.nn.PReLU()  # parameters made in inference mode (as ComfyUI builds models)
         assert torch.equal(prelu(act, x.clone(), owned=True), act(x))
-    with torch.no_grad():
-        act.weight.fill_(0.75)  # e.g. a checkpoint loaded after a first run
-    with torch.inference_mode():
+        act.weight.fill_(0.75)
         assert torch.equal(prelu(act, x.clone(), owned=True), torch.full((4,), -0.75))
+    act = torch.nn.PReLU()
     act.load_state_dict({"weight": torch.tensor([0.1])})
     with torch.inference_mode():
         assert torch.equal(prelu(act, x.clone(), owned=True), act(x))

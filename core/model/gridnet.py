@@ -46,26 +46,17 @@ class ConvBlock(nn.Module):
         return self.conv2(prelu(self.act2, self.conv1(prelu(self.act1, x, owned)), owned=True))
 
 def prelu(act: nn.PReLU, x: torch.Tensor, owned: bool) -> torch.Tensor:
-    """``act(x)``, in place when nothing else uses ``x`` (``owned``),
-    no gradient is recorded and ``x`` has the slope's dtype: one slope makes PReLU a leaky ReLU,
-    whose in-place form gives the same values (bit for bit) without a second full-size tensor
-    (GridNet's largest are 64 channels at full resolution)."""
-    recording = torch.is_grad_enabled() and (x.requires_grad or act.weight.requires_grad)
-    if owned and not recording and act.num_parameters == 1 and x.dtype == act.weight.dtype:
-        return F.leaky_relu_(x, _slope(act))
-    return act(x)
-
-
-def _slope(act: nn.PReLU) -> float:
-    """The slope of a one-parameter PReLU as a float, read from the device once per change of the
-    weight (``.item()`` on every call would wait for a GPU at each of GridNet's 40 activations)."""
+    """``act(x)``, in place when nothing else uses ``x`` (``owned``), no gradient is recorded, ``x``
+    has the slope's dtype and the slope is on the CPU: one slope makes PReLU a leaky ReLU, whose
+    in-place form gives the same values (bit for bit) without a second full-size tensor (GridNet's
+    largest are 64 channels at full resolution). On a GPU, reading the slope (``.item()``) would
+    wait for the device at each of GridNet's 40 activations, so there PReLU stays as it is (memory
+    is bounded by the synthesis bands)."""
     weight = act.weight
-    key = (weight.data_ptr(), weight._version)
-    cached = act.__dict__.get("_slope_cache")
-    if cached is None or cached[0] != key:
-        cached = (key, float(weight.detach().item()))
-        act.__dict__["_slope_cache"] = cached
-    return cached[1]
+    recording = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+    if owned and not recording and act.num_parameters == 1 and x.dtype == weight.dtype and weight.device.type == "cpu":
+        return F.leaky_relu_(x, weight.item())
+    return act(x)
 
 
 class GridNet(nn.Module):
