@@ -48,3 +48,20 @@ def test_synthesis_child_reports_seconds():
                      memory_budget=None, correlation=None, attention=None, iterations=None)
     result = bench._child(args)
     assert result["seconds"] >= 0 and result["peak_cuda_mb"] is None
+
+
+def test_gpu_check_script_runs_its_steps_on_a_cpu(tmp_path):
+    """bench/gpu_check.sh, the prepared device run, with DEVICE=cpu at a tiny size: every step
+    writes its JSON and the script exits 0 (a broken step would make it exit 1)."""
+    import json
+    import os
+    import subprocess
+
+    env = dict(os.environ, OUT=str(tmp_path), DEVICE="cpu", SIZES="136x132", PYTHON=sys.executable)
+    done = subprocess.run(["bash", str(BENCH / "gpu_check.sh")], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    memory = json.loads((tmp_path / "memory_cpu.json").read_text())
+    assert memory["table"][0]["returncode"] == 0 and memory["table"][0]["size"] == "136x132"
+    model = json.loads((tmp_path / "model_cpu_fp32.json").read_text())
+    assert model  # bench_model's report
