@@ -1,4 +1,6 @@
-"""bench/bench_memory.py: the random pair state of its ``synthesis`` path is shaped like a real one.
+"""Bench scripts that have something to get right besides timing: bench_memory's random pair state
+(its ``synthesis`` path), the prepared GPU run (bench/gpu_check.sh, on a CPU here), and
+bench_classical_flows' in-between formula.
 
 No timing is checked (timings live in the benches).
 """
@@ -9,15 +11,16 @@ import sys
 from argparse import Namespace
 from pathlib import Path
 
+import numpy as np
 import torch
 from comfyui_animeinterp.core.model import build_model
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
-def _bench_memory():
+def _bench(name: str):
     sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("test_bench_memory_module", BENCH / "bench_memory.py")
+    spec = importlib.util.spec_from_file_location(f"test_{name}_module", BENCH / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -28,7 +31,7 @@ def _layout(x: torch.Tensor) -> tuple:
 
 
 def test_random_pair_state_has_the_shapes_and_formats_of_an_estimate():
-    bench = _bench_memory()
+    bench = _bench("bench_memory")
     h, w = 130, 150  # not multiples of 4: padded like the model pads
     model = build_model("afi").eval()
     g = torch.Generator().manual_seed(0)
@@ -43,7 +46,7 @@ def test_random_pair_state_has_the_shapes_and_formats_of_an_estimate():
 
 
 def test_synthesis_child_reports_seconds():
-    bench = _bench_memory()
+    bench = _bench("bench_memory")
     args = Namespace(child="synthesis", sizes="136x132", threads=1, device="cpu", dtype="fp32",
                      memory_budget=None, correlation=None, attention=None, iterations=None)
     result = bench._child(args)
@@ -65,3 +68,17 @@ def test_gpu_check_script_runs_its_steps_on_a_cpu(tmp_path):
     assert memory["table"][0]["returncode"] == 0 and memory["table"][0]["size"] == "136x132"
     model = json.loads((tmp_path / "model_cpu_fp32.json").read_text())
     assert model  # bench_model's report
+
+
+
+def test_classical_flows_bench_makes_the_dis_baselines_in_between_and_skips_without_data(tmp_path):
+    from comfyui_animeinterp.core.data.synthetic import make_triplet
+    from comfyui_animeinterp.core.evaluate.methods import dis_warp
+
+    bench = _bench("bench_classical_flows")
+    tri = make_triplet(96, 128, seed=2)
+    medium = bench.dis()
+    ours = bench.warp_blend(tri.frame1, tri.frame3, medium(tri.frame1, tri.frame3), medium(tri.frame3, tri.frame1), 0.5)
+    assert np.array_equal(ours, dis_warp(tri.frame1, tri.frame3, 0.5))  # the same formula as the baseline
+    args = bench.build_parser().parse_args(["--data", str(tmp_path)])
+    assert "skipped" in bench.run(args)
