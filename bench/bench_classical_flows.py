@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import environment, write_result  # noqa: E402
+from common import environment, write_result
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real_anime_dev"
 SETS = (("colour", (960, 540)), ("lineart", None))

@@ -61,7 +61,7 @@ def test_gpu_check_script_runs_its_steps_on_a_cpu(tmp_path):
     import subprocess
 
     env = dict(os.environ, OUT=str(tmp_path), DEVICE="cpu", SIZES="136x132", PYTHON=sys.executable)
-    done = subprocess.run(["bash", str(BENCH / "gpu_check.sh")], env=env, capture_output=True, text=True,
+    done = subprocess.run(["bash", str(BENCH / "gpu_check.sh")], env=env, capture_output=True, text=True, check=False,
                           timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     memory = json.loads((tmp_path / "memory_cpu.json").read_text())

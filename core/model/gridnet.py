@@ -45,6 +45,7 @@ class ConvBlock(nn.Module):
             x, owned = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False), True
         return self.conv2(prelu(self.act2, self.conv1(prelu(self.act1, x, owned)), owned=True))
 
+
 def prelu(act: nn.PReLU, x: torch.Tensor, owned: bool) -> torch.Tensor:
     """``act(x)``, in place when nothing else uses ``x`` (``owned``), no gradient is recorded, ``x``
     has the slope's dtype and the slope is on the CPU: one slope makes PReLU a leaky ReLU, whose

@@ -39,7 +39,8 @@ SYNTHESIS_MULTIPLE = 4
 
 SYNTHESIS_MARGIN = 64
 """Rows of context above and below each band (a multiple of 4): GridNet's receptive field reaches
-46 rows (measured by perturbing one input row), so a band with this margin gives the rows it
+46 rows (measured by perturbing one input row; 49 when that row is perturbed at every level, the
+coarse levels' rows covering 2 or 4 frame rows), so a band with this margin gives the rows it
 keeps exactly as the whole picture would (up to the float rounding of convolution algorithms)."""
 
 
