@@ -18,8 +18,7 @@ import torch
 
 from ..errors import InputError
 from ..io.images import check_same_size, flow_to_tensor, to_image, to_rgb_uint8, to_tensor
-from ..model.interpolator import SYNTHESIS_MULTIPLE, LearnedInterpolator, PairState, to_signed
-from ..model.padding import CentredPadding
+from ..model.interpolator import LearnedInterpolator, PairState
 from ..pipeline import check_times
 from ..progress import checkpoint
 from ..sgm.clip import ClipFlows
@@ -95,15 +94,9 @@ def learned_state(model: LearnedInterpolator, frame1: np.ndarray, frame3: np.nda
         frame1, frame3: ``uint8`` RGB ``(H, W, 3)``.
         flow_13, flow_31: ``float32 (2, H, W)`` flows in px.
     """
-    device = torch.device(device)
-    f1, f3 = to_tensor(frame1, device), to_tensor(frame3, device)
-    h, w = f1.shape[-2:]
-    padding = CentredPadding.to_valid_size(h, w, multiple=SYNTHESIS_MULTIPLE)
     with torch.inference_mode():
-        features1 = tuple(f.float() for f in model.features(padding.pad(to_signed(f1))))
-        features3 = tuple(f.float() for f in model.features(padding.pad(to_signed(f3))))
-    return PairState(flow_to_tensor(flow_13, device), flow_to_tensor(flow_31, device), None, None,
-                     padding.pad(f1), padding.pad(f3), features1, features3, padding)
+        return model.state_from_flows(to_tensor(frame1, device), to_tensor(frame3, device),
+                                      flow_to_tensor(flow_13, device), flow_to_tensor(flow_31, device))
 
 
 def synthesize_pair(frame1: np.ndarray, frame3: np.ndarray, flows: PairFlows, times: Sequence[float],

@@ -216,18 +216,22 @@ class LearnedInterpolator(nn.Module):
     def pair_state(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None = None,
                    init21: torch.Tensor | None = None) -> PairState:
         """Like :meth:`estimate`, without input checks, inference mode or autocast."""
-        signed1, signed2 = to_signed(frame1), to_signed(frame2)
-        flows = self.flow_net.bidirectional(signed1, signed2, init12, init21)
+        flows = self.flow_net.bidirectional(to_signed(frame1), to_signed(frame2), init12, init21)
+        return self.state_from_flows(frame1, frame2, flows.flow12, flows.flow21, flows.init12_low, flows.init21_low)
 
+    def state_from_flows(self, frame1: torch.Tensor, frame2: torch.Tensor, flow12: torch.Tensor,
+                         flow21: torch.Tensor, init12_low: torch.Tensor | None = None,
+                         init21_low: torch.Tensor | None = None) -> PairState:
+        """The pair state for given flows ``(N, 2, H, W)`` px: frames padded for synthesis and
+        both feature pyramids (no flow net; no inference mode or autocast)."""
         h, w = frame1.shape[-2:]
         padding = CentredPadding.to_valid_size(h, w, multiple=SYNTHESIS_MULTIPLE)
-        padded1, padded2 = padding.pad(frame1), padding.pad(frame2)
         # channels_last: splatting adds whole pixel rows of C values (faster, same values) and
         # GridNet runs in that format anyway
-        features1 = tuple(_pixel_rows(f) for f in self.features(padding.pad(signed1)))
-        features2 = tuple(_pixel_rows(f) for f in self.features(padding.pad(signed2)))
-        return PairState(flows.flow12, flows.flow21, flows.init12_low, flows.init21_low,
-                         padded1, padded2, features1, features2, padding)
+        features1 = tuple(_pixel_rows(f) for f in self.features(padding.pad(to_signed(frame1))))
+        features2 = tuple(_pixel_rows(f) for f in self.features(padding.pad(to_signed(frame2))))
+        return PairState(flow12, flow21, init12_low, init21_low, padding.pad(frame1), padding.pad(frame2),
+                         features1, features2, padding)
 
     def render(self, state: PairState, t: Time) -> torch.Tensor:
         """Like :meth:`synthesize`, without inference mode or autocast (may return half under autocast).
