@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import environment, write_result
+from common import dev_triplets, environment, write_result
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real_anime_dev"
 SETS = (("colour", (960, 540)), ("lineart", None))
@@ -137,7 +137,6 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> dict:
     if not (args.data / "colour").is_dir():
         return {"skipped": f"development set not found at {args.data}"}
-    from comfyui_animeinterp.core.data.triplets import open_dataset
     from comfyui_animeinterp.core.io.images import to_tensor
     from comfyui_animeinterp.core.metrics import psnr
 
@@ -147,10 +146,7 @@ def run(args: argparse.Namespace) -> dict:
     rows = []
     for name, size in SETS:
         scores = {m: {"psnr": [], "s": []} for m in methods}
-        for k, entry in enumerate(open_dataset(args.data / name).entries()):
-            if args.limit is not None and k >= args.limit:
-                break
-            tri = entry.load().resized(size)
+        for tri in dev_triplets(args.data / name, size, args.limit):
             gt = to_tensor(tri.frame2, "cpu")
             for method, flow in methods.items():
                 start = time.perf_counter()

@@ -159,7 +159,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, environment, write_result  # noqa: E402
+from common import RESULTS_DIR, dev_triplets, environment, write_result  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real_anime_dev"
 METHODS = ("blend", "dis", "weight-free")
@@ -186,7 +186,6 @@ def _lpips():
 
 
 def score_sets(args: argparse.Namespace) -> tuple[list[dict], str]:
-    from comfyui_animeinterp.core.data.triplets import open_dataset
     from comfyui_animeinterp.core.evaluate.methods import get_method
     from comfyui_animeinterp.core.io.images import to_tensor
     from comfyui_animeinterp.core.metrics import psnr, ssim
@@ -196,10 +195,7 @@ def score_sets(args: argparse.Namespace) -> tuple[list[dict], str]:
     rows = []
     for name, size in SETS:
         scores = {m: {"psnr": [], "ssim": [], "lpips": [], "s": []} for m in METHODS}
-        for k, entry in enumerate(open_dataset(args.data / name).entries()):
-            if args.limit is not None and k >= args.limit:
-                break
-            tri = entry.load().resized(size)
+        for tri in dev_triplets(args.data / name, size, args.limit):
             gt = to_tensor(tri.frame2, "cpu")
             for m, fn in methods.items():
                 start = time.perf_counter()

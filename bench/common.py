@@ -6,7 +6,7 @@ import platform
 import statistics
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -133,6 +133,17 @@ def wait_until_quiet(threshold_pct: float | None, max_wait_s: float = 300.0, pol
             break
         time.sleep(poll_s)
     return time.monotonic() - start
+
+
+def dev_triplets(folder: Path, size: tuple[int, int] | None, limit: int | None = None) -> Iterator:
+    """The triplets of one set of the real development set (``core.data.triplets.open_dataset``),
+    loaded and resized to ``size`` (W, H; None keeps them native), at most ``limit`` of them."""
+    from comfyui_animeinterp.core.data.triplets import open_dataset
+
+    for k, entry in enumerate(open_dataset(folder).entries()):
+        if limit is not None and k >= limit:
+            return
+        yield entry.load().resized(size)
 
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -4,28 +4,17 @@ Nothing here needs the original code, the network or a timing.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
-
-def _load(name: str):
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"test_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.support.bench_scripts import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    return _load("bench_original")
+    return load_bench("bench_original")
 
 
 @pytest.fixture
@@ -45,7 +34,7 @@ def test_without_the_original_the_bench_says_skipped_and_measures_nothing(bench,
 
 
 def test_make_bench_reports_the_skip(no_original, tmp_path, capsys):
-    run_all = _load("run_all")
+    run_all = load_bench("run_all")
     assert run_all.main(["--only", "original", "--out", str(tmp_path)]) == 0
     assert "original: skipped: original code not given" in capsys.readouterr().err
     report = json.loads(next(tmp_path.glob("*.json")).read_text())
@@ -75,7 +64,7 @@ def test_a_wrong_checkout_is_reported_not_a_traceback(bench, tmp_path, capsys, m
     monkeypatch.setenv("ANIMEINTERP_ORIGINAL_AFI", str(tmp_path))
     assert bench.main(["--out", str(tmp_path / "x.json")]) == 2
     assert f"{tmp_path} is not a Soooda/AFI checkout" in capsys.readouterr().err
-    run_all = _load("run_all")
+    run_all = load_bench("run_all")
     assert run_all.main(["--only", "original", "--out", str(tmp_path)]) == 1  # reported as failed, run goes on
     assert "not a Soooda/AFI checkout" in next(tmp_path.glob("*.md")).read_text()
 
@@ -120,7 +109,7 @@ def test_scatter_shim_means_and_sums_per_label(bench):
 
 
 def test_machine_and_load_are_recorded(bench):
-    common = _load("common")
+    common = load_bench("common")
     info = common.machine_info()
     assert info["cores"] >= 1 and info["cpu"] and info["torch"] == torch.__version__
     snap = common.load_snapshot()
@@ -130,7 +119,7 @@ def test_machine_and_load_are_recorded(bench):
 
 
 def test_profile_gives_each_operator_to_its_innermost_range():
-    profile = _load("profile_model")
+    profile = load_bench("profile_model")
     rf = torch.profiler.record_function
     x = torch.ones(64, 64)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:

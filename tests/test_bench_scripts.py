@@ -6,24 +6,15 @@ No timing is checked (timings live in the benches).
 """
 from __future__ import annotations
 
-import importlib.util
 import sys
 from argparse import Namespace
-from pathlib import Path
 
 import numpy as np
 import torch
 from comfyui_animeinterp.core.model import build_model
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+from tests.support.bench_scripts import BENCH, load_bench
 
-
-def _bench(name: str):
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"test_{name}_module", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _layout(x: torch.Tensor) -> tuple:
@@ -31,7 +22,7 @@ def _layout(x: torch.Tensor) -> tuple:
 
 
 def test_random_pair_state_has_the_shapes_and_formats_of_an_estimate():
-    bench = _bench("bench_memory")
+    bench = load_bench("bench_memory")
     h, w = 130, 150  # not multiples of 4: padded like the model pads
     model = build_model("afi").eval()
     g = torch.Generator().manual_seed(0)
@@ -46,7 +37,7 @@ def test_random_pair_state_has_the_shapes_and_formats_of_an_estimate():
 
 
 def test_synthesis_child_reports_seconds():
-    bench = _bench("bench_memory")
+    bench = load_bench("bench_memory")
     args = Namespace(child="synthesis", sizes="136x132", threads=1, device="cpu", dtype="fp32",
                      memory_budget=None, correlation=None, attention=None, iterations=None)
     result = bench._child(args)
@@ -75,7 +66,7 @@ def test_classical_flows_bench_makes_the_dis_baselines_in_between_and_skips_with
     from comfyui_animeinterp.core.data.synthetic import make_triplet
     from comfyui_animeinterp.core.evaluate.methods import dis_warp
 
-    bench = _bench("bench_classical_flows")
+    bench = load_bench("bench_classical_flows")
     tri = make_triplet(96, 128, seed=2)
     medium = bench.dis()
     ours = bench.warp_blend(tri.frame1, tri.frame3, medium(tri.frame1, tri.frame3), medium(tri.frame3, tri.frame1), 0.5)
