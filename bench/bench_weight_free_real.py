@@ -159,7 +159,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, dev_triplets, environment, write_result  # noqa: E402
+from common import RESULTS_DIR, dev_triplets, environment, lpips_model, write_result  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real_anime_dev"
 METHODS = ("blend", "dis", "weight-free")
@@ -175,23 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _lpips():
-    from comfyui_animeinterp.core.metrics.lpips import resolve_lpips
-
-    try:
-        model, note = resolve_lpips(offline=True)
-    except Exception as e:  # noqa: BLE001 - a bench reports why, it does not stop
-        model, note = None, str(e)
-    return model, note.splitlines()[0] if note else ""
-
-
 def score_sets(args: argparse.Namespace) -> tuple[list[dict], str]:
     from comfyui_animeinterp.core.evaluate.methods import get_method
     from comfyui_animeinterp.core.io.images import to_tensor
     from comfyui_animeinterp.core.metrics import psnr, ssim
 
     methods = {m: get_method(m) for m in METHODS}
-    lpips, note = _lpips()
+    lpips, note = lpips_model()
     rows = []
     for name, size in SETS:
         scores = {m: {"psnr": [], "ssim": [], "lpips": [], "s": []} for m in METHODS}

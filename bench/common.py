@@ -146,6 +146,18 @@ def dev_triplets(folder: Path, size: tuple[int, int] | None, limit: int | None =
         yield entry.load().resized(size)
 
 
+def lpips_model():
+    """``(LPIPS model or None, one-line note)``: LPIPS v0.1 AlexNet when its weights resolve offline,
+    else None and why (a bench reports it, it does not stop)."""
+    from comfyui_animeinterp.core.metrics.lpips import resolve_lpips
+
+    try:
+        model, note = resolve_lpips(offline=True)
+    except Exception as e:  # noqa: BLE001 - a bench reports why, it does not stop
+        model, note = None, str(e)
+    return model, note.splitlines()[0] if note else ""
+
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 """Where the benches keep their output (``bench/results/``)."""
 

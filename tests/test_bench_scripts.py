@@ -1,6 +1,6 @@
 """Bench scripts that have something to get right besides timing: bench_memory's random pair state
 (its ``synthesis`` path), the prepared GPU run (bench/gpu_check.sh, on a CPU here), and
-bench_classical_flows' in-between formula.
+bench_classical_flows' in-between formula, and bench_dev_ceiling's oracles.
 
 No timing is checked (timings live in the benches).
 """
@@ -73,3 +73,31 @@ def test_classical_flows_bench_makes_the_dis_baselines_in_between_and_skips_with
     assert np.array_equal(ours, dis_warp(tri.frame1, tri.frame3, 0.5))  # the same formula as the baseline
     args = bench.build_parser().parse_args(["--data", str(tmp_path)])
     assert "skipped" in bench.run(args)
+
+
+def _stripes(width: int, shift: float) -> np.ndarray:
+    """A smooth horizontal pattern moved right by ``shift`` px, ``uint8 (48, width, 3)``."""
+    x = np.arange(width, dtype=np.float32) - shift
+    row = 127.5 + 100 * np.sin(x / 5.0) * np.cos(x / 13.0)
+    return np.repeat(np.repeat(row[None, :, None], 48, axis=0), 3, axis=2).round().astype(np.uint8)
+
+
+def test_dev_ceiling_oracles_recover_a_known_motion_and_the_best_time(tmp_path):
+    bench = load_bench("bench_dev_ceiling")
+    frame1, frame2, frame3 = (_stripes(160, s) for s in (0.0, 6.0, 12.0))
+    motion = np.zeros((2, 48, 160), np.float32)
+    motion[0] = 12.0  # frame 1 -> frame 3, constant
+    inner = (slice(None), slice(20, 140))
+    linear = bench.linear_motion_in_between(frame1, frame3, motion, 0.5)
+    assert np.abs(linear[inner].astype(int) - frame2[inner]).max() <= 2
+    crossfade_error = np.abs((frame1[inner].astype(int) + frame3[inner]) / 2 - frame2[inner]).mean()
+    assert crossfade_error > 10  # the pattern moves enough for a wrong motion to show
+    flow_21, flow_23 = np.zeros_like(motion), np.zeros_like(motion)
+    flow_21[0], flow_23[0] = -6.0, 6.0
+    two_sided = bench.two_sided_in_between(frame1, frame3, flow_21, flow_23, 0.5)
+    assert np.abs(two_sided[inner].astype(int) - frame2[inner]).max() <= 2
+
+    seen = []
+    best, t_best = bench.timing_oracle(lambda t: seen.append(t) or np.full((2, 2, 3), t), lambda im: -abs(im[0, 0, 0] - 0.6))
+    assert t_best == 0.6 and best[0, 0, 0] == 0.6 and set(bench.ORACLE_TIMES) <= set(seen)
+    assert "skipped" in bench.run(bench.build_parser().parse_args(["--data", str(tmp_path)]))
