@@ -7,7 +7,8 @@ parent samples the child's peak resident set size.
 
 * ``learned``: the AFI model with random weights (memory and speed do not depend on the values, see
   ``bench_model._model``), random frames and a random init flow: ``estimate`` + ``synthesize(0.5)``.
-  ``--correlation``, ``--attention`` and ``--memory-budget`` are passed to the model.
+  ``--correlation``, ``--attention``, ``--memory-budget`` and ``--flow-scale`` are passed to the
+  model (its default flow scale, auto, finds a 4K pair's flows at 1920x1080, ``core.model.flow_scale``).
 * ``weight-free``: :class:`~comfyui_animeinterp.core.pipeline.Interpolator` without a model (SGM
   with colour features, DIS refinement, splat blending) on a synthetic cartoon pair.
 * ``synthesis``: the learned model's ``synthesize(0.5)`` alone, from a random pair state of that
@@ -26,7 +27,8 @@ filled in, e.g.::
     python bench/bench_memory.py --command "animeinterp interpolate {input} {out}" --methods x
 
 Usage: ``python bench/bench_memory.py [--sizes 960x540,1920x1080] [--paths learned]
-[--correlation auto|all-pairs|on-demand] [--attention auto|full|efficient] [--memory-budget GB]``
+[--correlation auto|all-pairs|on-demand] [--attention auto|full|efficient] [--memory-budget GB]
+[--flow-scale auto|S]``
 """
 from __future__ import annotations
 
@@ -147,6 +149,10 @@ def _child(args: argparse.Namespace) -> dict:
                                      ("memory_budget", budget)) if v is not None}
         if options:
             model.set_memory_options(**options)
+        if args.flow_scale is not None:
+            from comfyui_animeinterp.core.model.flow_scale import check_flow_scale
+
+            model.flow_scale = check_flow_scale(args.flow_scale)
         if args.iterations is not None:
             from comfyui_animeinterp.core.model.compat import CheckpointCompat
 
@@ -207,7 +213,7 @@ def _random_pair_state(h: int, w: int, device: str):
 def _child_command(args: argparse.Namespace, path: str, w: int, h: int) -> list[str]:
     cmd = [sys.executable, os.path.abspath(__file__), "--child", path, "--sizes", f"{w}x{h}",
            "--threads", str(args.threads), "--device", args.device, "--dtype", args.dtype]
-    for flag in ("correlation", "attention", "memory_budget", "iterations"):
+    for flag in ("correlation", "attention", "memory_budget", "flow_scale", "iterations"):
         value = getattr(args, flag)
         if value is not None:
             cmd += [f"--{flag.replace('_', '-')}", str(value)]
@@ -241,6 +247,7 @@ def run_paths(args: argparse.Namespace) -> dict:
         "correlation": args.correlation or "default",
         "attention": args.attention or "default",
         "memory_budget_gb": args.memory_budget,
+        "flow_scale": args.flow_scale or "default (auto)",
         "iterations": args.iterations or "12 (the checkpoints')",
         "cpu": platform.processor() or platform.machine(),
         "torch": torch.__version__,
@@ -284,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learned path: GMA attention mode (default: the model's)")
     p.add_argument("--memory-budget", type=float, default=None, metavar="GB",
                    help="learned path: memory budget of the auto modes, GB (default: the model's)")
+    p.add_argument("--flow-scale", default=None, metavar="auto|S",
+                   help="learned path: the flow net's frame scale, auto or a number in (0, 1] (default: the model's)")
     p.add_argument("--iterations", type=int, default=None,
                    help="learned path: refinement iterations (memory probe on a slow machine: every "
                         "iteration holds the same memory, but the seconds are then not comparable)")

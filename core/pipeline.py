@@ -145,15 +145,16 @@ class Interpolator:
 # Evaluation methods ("full" and "weight-free"), registered with core.evaluate when imported.
 def build_interpolator(weights: str | None = None, vgg_weights: str | None = None, preset: str = "japan",
                        device: str = "cpu", working_size: Any = "auto", search_dirs: Sequence[str] = (),
-                       memory_budget: Any = None, correlation: str = "auto", attention: str = "auto"
-                       ) -> Interpolator:
+                       memory_budget: Any = None, correlation: str = "auto", attention: str = "auto",
+                       flow_scale: Any = "auto") -> Interpolator:
     """An :class:`Interpolator` from weight names or paths (resolved through the manifest).
 
     ``weights=None`` gives the weight-free path; ``vgg_weights`` names the matching feature network
     (``"vgg19"``, ``"vgg16"`` or a file of either, detected), ``None`` matches with the weight-free
     colour/shape descriptor. ``memory_budget`` (bytes, ``"2GB"``, or a callable ``device -> bytes``),
     ``correlation`` and ``attention`` set the learned flow net's memory modes
-    (``LearnedInterpolator.set_memory_options``).
+    (``LearnedInterpolator.set_memory_options``); ``flow_scale`` how much smaller the flow net's
+    frames are (``core.model.flow_scale``: ``"auto"`` shrinks only frames above 1920x1088).
     """
     from .features.networks import load_feature_network
     from .model import load_model
@@ -162,7 +163,7 @@ def build_interpolator(weights: str | None = None, vgg_weights: str | None = Non
     model = None
     if weights:
         model = load_model(resolve_weight(weights, search_dirs=search_dirs), device, correlation=correlation,
-                           attention=attention, memory_budget=memory_budget)
+                           attention=attention, memory_budget=memory_budget, flow_scale=flow_scale)
     vgg = load_feature_network(resolve_weight(vgg_weights, search_dirs=search_dirs)).to(device) if vgg_weights else None
     features = "vgg" if vgg is not None else "colour"
     return Interpolator(model, vgg, SGMOptions(preset=preset, features=features, working_size=working_size),

@@ -134,12 +134,16 @@ def load_vgg(name_or_path: str, device: torch.device, instead: str = "") -> Any:
     return _cached(("vgg", str(path), str(device)), lambda: load_feature_network(path).to(device))
 
 
-def load_interpolator(name_or_path: str, device: torch.device, dtype: torch.dtype) -> Any:
-    """The learned interpolator (our safetensors) on ``device``."""
+def load_interpolator(name_or_path: str, device: torch.device, dtype: torch.dtype, flow_scale: str = "auto") -> Any:
+    """The learned interpolator (our safetensors) on ``device``; ``flow_scale``: ``"auto"`` or a
+    number in (0, 1] (``core.model.flow_scale``), part of the cache key (a model per setting)."""
     from ..core.model import load_model
+    from ..core.model.flow_scale import check_flow_scale
 
     path = resolve(name_or_path)
-    model = _cached(("model", str(path), str(device), str(dtype)), lambda: load_model(path, device, dtype))
+    scale = check_flow_scale(flow_scale)
+    model = _cached(("model", str(path), str(device), str(dtype), str(scale)),
+                    lambda: load_model(path, device, dtype, flow_scale=scale))
     budget = comfy_env.memory_budget()
     if budget is not None:  # the memory modes follow what ComfyUI reports free at each forward
         model.set_memory_options(memory_budget=budget)

@@ -154,3 +154,15 @@ def test_memory_options_reach_the_model(tmp_path, folder, capsys):
         assert type(info.value).__name__ == "InputError"
     assert _cli(folder, tmp_path / "o", "--correlation", "on-demand", "--memory-budget", "-1") == 2
     assert "--memory-budget" in capsys.readouterr().err
+
+
+def test_flow_scale_reaches_the_model_and_a_bad_one_fails_first(tmp_path, folder, capsys):
+    from tests.support.model_files import write_model_file
+
+    model = write_model_file(tmp_path / "m.safetensors")
+    base = ["interpolate", "a", "b", "--weights", str(model), "--matching", "colour", "--device", "cpu"]
+    assert build_interpolator(build_parser().parse_args(base)).model.flow_scale == "auto"
+    assert build_interpolator(build_parser().parse_args(base + ["--flow-scale", "0.5"])).model.flow_scale == 0.5
+    assert _cli(folder, tmp_path / "o", "--flow-scale", "2") == 2
+    assert "flow scale" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -179,3 +179,19 @@ def test_loaded_model_follows_comfyuis_free_memory(fake_comfy):
     assert model.flow_net.memory.budget_bytes(torch.device("cpu")) == 4 << 30
     fake_comfy.free_bytes = 2 << 30
     assert model.flow_net.memory.budget_bytes(torch.device("cpu")) == 1 << 30
+
+
+def test_loader_flow_scale_is_a_cached_setting(fake_comfy):
+    import torch
+    from comfyui_animeinterp.nodes import model_cache
+    from comfyui_animeinterp.nodes.model_nodes import FLOW_SCALE_CHOICES, LoadAnimeInterpModel
+
+    from tests.support.model_files import write_model_file
+
+    path = fake_comfy.models_dir / "animeinterp" / "m.safetensors"
+    write_model_file(path)
+    assert LoadAnimeInterpModel.INPUT_TYPES()["optional"]["flow_scale"][0] == FLOW_SCALE_CHOICES
+    auto = model_cache.load_interpolator(str(path), torch.device("cpu"), torch.float32)
+    half = model_cache.load_interpolator(str(path), torch.device("cpu"), torch.float32, "0.5")
+    assert auto.flow_scale == "auto" and half.flow_scale == 0.5 and auto is not half
+    assert model_cache.load_interpolator(str(path), torch.device("cpu"), torch.float32, "auto") is auto

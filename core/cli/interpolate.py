@@ -73,6 +73,10 @@ def add_interpolate_parser(subparsers: argparse._SubParsersAction) -> argparse.A
                    help="force the correlation mode (same results; on-demand: memory linear in pixels)")
     p.add_argument("--attention", choices=["auto", "full", "efficient"], default="auto",
                    help="force the GMA attention mode (same results; efficient: memory linear in pixels)")
+    p.add_argument("--flow-scale", default="auto", metavar="auto|S",
+                   help="how much smaller the flow network's frames are than the picture: auto (only "
+                        "frames above 1920x1088 are shrunk: 4K finds its flows at 1920x1080), 1 (the "
+                        "original's numbers at every size) or a number in (0, 1]")
     p.add_argument("--ext", choices=["png", "jpg", "webp"], default="png",
                    help="image format of a folder OUT")
     p.add_argument("--codec", default="mp4v", help="FourCC of a video OUT (mp4v; FFV1 in .mkv is lossless)")
@@ -185,6 +189,9 @@ def build_interpolator(args: argparse.Namespace):
     if args.memory_budget is not None and not args.memory_budget > 0:
         raise InputError(f"--memory-budget must be a positive number of GB, got {args.memory_budget:g}")
     budget = None if args.memory_budget is None else args.memory_budget * 2**30
+    from ..model.flow_scale import check_flow_scale
+
+    check_flow_scale(args.flow_scale)  # a bad value fails before any weights are fetched
     matching = args.matching or ("colour" if args.weight_free else "vgg")
     model = vgg = None
     if not args.weight_free:
@@ -192,7 +199,8 @@ def build_interpolator(args: argparse.Namespace):
         from ..weights.resolve import resolve_weight
 
         model = load_model(resolve_weight(args.weights or DEFAULT_WEIGHTS), device, dtype,
-                           correlation=args.correlation, attention=args.attention, memory_budget=budget)
+                           correlation=args.correlation, attention=args.attention, memory_budget=budget,
+                           flow_scale=args.flow_scale)
     if matching == "vgg":
         from ..features.vgg19 import load_vgg19
         from ..weights.resolve import resolve_weight

@@ -10,7 +10,8 @@ One module per concept: ``encoder`` (flow-net features), ``corr`` (correlation p
 ``attention`` (GMA), ``update`` (motion encoder, GRU, heads), ``upsample`` (convex x8),
 ``flownet`` (the iteration loop), ``features`` (warped feature pyramid), ``gridnet`` (synthesis),
 ``padding`` (any input size), ``compat`` (the original's quirks), ``memory`` (all-pairs / on-demand
-correlation, full / efficient attention), ``interpolator`` (top level).
+correlation, full / efficient attention), ``flow_scale`` (the flow net on shrunk frames at 4K),
+``interpolator`` (top level).
 """
 from .build import WEIGHTS_FORMAT, build_model, load_model, read_metadata
 from .compat import CHECKPOINT_COMPAT, CheckpointCompat

@@ -12,6 +12,7 @@ import torch
 from ..errors import InputError, WeightsError
 from ..weights.finite import require_finite
 from .compat import CHECKPOINT_COMPAT, CheckpointCompat
+from .flow_scale import FlowScale, check_flow_scale
 from .interpolator import AUTOCAST_DTYPES, CPU_AUTOCAST_DTYPES, LearnedInterpolator
 from .memory import Budget
 from .variants import VARIANTS
@@ -24,10 +25,12 @@ FLOWNET_ONLY_VARIANT = "gma"
 
 
 def build_model(variant: str = "afi", compat: CheckpointCompat = CHECKPOINT_COMPAT, correlation: str = "auto",
-                attention: str = "auto", memory_budget: Budget = None) -> LearnedInterpolator:
+                attention: str = "auto", memory_budget: Budget = None, flow_scale: FlowScale = "auto"
+                ) -> LearnedInterpolator:
     """A randomly initialised :class:`LearnedInterpolator` of ``variant`` (``"afi"``/``"animeinterp"``);
-    the memory options are those of :meth:`.LearnedInterpolator.set_memory_options`."""
-    return LearnedInterpolator(variant, compat, correlation, attention, memory_budget)
+    the memory options are those of :meth:`.LearnedInterpolator.set_memory_options`, ``flow_scale``
+    that of :class:`.LearnedInterpolator`."""
+    return LearnedInterpolator(variant, compat, correlation, attention, memory_budget, flow_scale)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -45,7 +48,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
                dtype: torch.dtype = torch.float32, correlation: str = "auto", attention: str = "auto",
-               memory_budget: Budget = None) -> LearnedInterpolator:
+               memory_budget: Budget = None, flow_scale: FlowScale = "auto") -> LearnedInterpolator:
     """Load one of our converted weight files, strictly, in eval mode.
 
     Args:
@@ -55,6 +58,8 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
             for autocast on CUDA (parameters stay fp32).
         correlation, attention, memory_budget: the flow net's memory modes
             (:meth:`.LearnedInterpolator.set_memory_options`).
+        flow_scale: ``"auto"`` or a number in (0, 1]: how much smaller the flow net's frames are
+            than the picture (:mod:`.flow_scale`; ``1`` keeps the original's numbers at every size).
 
     Raises:
         WeightsError: unreadable file, foreign format, unknown variant, missing / unexpected /
@@ -87,6 +92,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
     model.load_state_dict(state, strict=True)
     model.autocast_dtype = None if dtype == torch.float32 else dtype
     model.set_memory_options(correlation, attention, memory_budget)
+    model.flow_scale = check_flow_scale(flow_scale)
     return model.eval().to(device)
 
 

@@ -28,7 +28,8 @@ from ..errors import InputError
 from ..splat.forward import splat_average
 from .compat import CHECKPOINT_COMPAT, CheckpointCompat
 from .features import FeaturePyramid
-from .flownet import FlowNet
+from .flow_scale import FlowScale, check_flow_scale, flow_scale_for, resize_flow, scaled_size, shrink_frames
+from .flownet import FlowNet, FlowPair
 from .gridnet import GridNet
 from .memory import Budget, MemoryOptions
 from .padding import CentredPadding
@@ -138,6 +139,9 @@ class LearnedInterpolator(nn.Module):
         compat: flow-net numerics knobs; the default reproduces the released checkpoints.
         correlation, attention, memory_budget: memory modes of the flow net, see
             :meth:`set_memory_options`.
+        flow_scale: ``"auto"`` (default) or a number in (0, 1]: the frames the flow net sees are
+            this much smaller than the picture (:mod:`.flow_scale`; auto shrinks only frames
+            larger than 1920x1088, so 1080p and smaller keep the original's numbers).
 
     Attributes:
         autocast_dtype: None (fp32, the default), or bfloat16 (CPU or CUDA) / float16 (CUDA) for
@@ -148,7 +152,8 @@ class LearnedInterpolator(nn.Module):
     """
 
     def __init__(self, variant: str = "afi", compat: CheckpointCompat = CHECKPOINT_COMPAT,
-                 correlation: str = "auto", attention: str = "auto", memory_budget: Budget = None) -> None:
+                 correlation: str = "auto", attention: str = "auto", memory_budget: Budget = None,
+                 flow_scale: FlowScale = "auto") -> None:
         super().__init__()
         spec = get_variant(variant)
         self.variant = spec.name
@@ -157,6 +162,7 @@ class LearnedInterpolator(nn.Module):
         self.synthesis = GridNet()
         self.autocast_dtype: torch.dtype | None = None
         self.band_pixels: int | None = None
+        self.flow_scale: FlowScale = check_flow_scale(flow_scale)
         self.set_memory_options(correlation, attention, memory_budget)
 
     @property
@@ -216,8 +222,26 @@ class LearnedInterpolator(nn.Module):
     def pair_state(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None = None,
                    init21: torch.Tensor | None = None) -> PairState:
         """Like :meth:`estimate`, without input checks, inference mode or autocast."""
-        flows = self.flow_net.bidirectional(to_signed(frame1), to_signed(frame2), init12, init21)
+        flows = self.flow_pair(frame1, frame2, init12, init21)
         return self.state_from_flows(frame1, frame2, flows.flow12, flows.flow21, flows.init12_low, flows.init21_low)
+
+    def flow_pair(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None = None,
+                  init21: torch.Tensor | None = None) -> FlowPair:
+        """Both flows ``(N, 2, H, W)`` px at the frames' size, from the flow net. Where
+        :func:`.flow_scale_for` gives a scale below 1 (auto: frames larger than 1920x1088), the flow
+        net sees the frames shrunk by it (area average; init flows nearest-shrunk) and its flows are
+        enlarged back (bilinear, values scaled); ``init*_low`` then lie on the shrunk frames' 1/8 grid."""
+        h, w = frame1.shape[-2:]
+        scale = flow_scale_for(h, w, self.flow_scale)
+        if scale == 1.0:
+            return self.flow_net.bidirectional(to_signed(frame1), to_signed(frame2), init12, init21)
+        size = scaled_size(h, w, scale)
+        n = frame1.shape[0]
+        small = shrink_frames(torch.cat([frame1, frame2]), size)
+        inits = [None if f is None else resize_flow(f, size, "nearest") for f in (init12, init21)]
+        flows = self.flow_net.bidirectional(to_signed(small[:n]), to_signed(small[n:]), *inits)
+        return FlowPair(resize_flow(flows.flow12, (h, w)), resize_flow(flows.flow21, (h, w)),
+                        flows.init12_low, flows.init21_low)
 
     def state_from_flows(self, frame1: torch.Tensor, frame2: torch.Tensor, flow12: torch.Tensor,
                          flow21: torch.Tensor, init12_low: torch.Tensor | None = None,

@@ -1,0 +1,81 @@
+"""The flow net on shrunk frames (core.model.flow_scale): auto keeps 1080p and smaller exact, shrinks
+4K to 1920x1080; forced scales; flows come back at the picture's size with their values scaled."""
+from __future__ import annotations
+
+import pytest
+import torch
+from comfyui_animeinterp.core.errors import InputError
+from comfyui_animeinterp.core.model import FlowPair, build_model
+from comfyui_animeinterp.core.model.flow_scale import (
+    check_flow_scale,
+    flow_scale_for,
+    resize_flow,
+    shrink_frames,
+)
+
+
+def test_auto_shrinks_only_frames_above_1080p_by_powers_of_two():
+    for h, w in ((540, 960), (1080, 1920), (1088, 1920), (64, 64)):
+        assert flow_scale_for(h, w) == 1.0
+    assert flow_scale_for(2160, 3840) == 0.5
+    assert flow_scale_for(1440, 2560) == 0.5
+    assert flow_scale_for(4320, 7680) == 0.25
+    assert flow_scale_for(2160, 3840, 1) == 1.0 and flow_scale_for(540, 960, "0.25") == 0.25
+
+
+@pytest.mark.parametrize("bad", [0, -0.5, 1.5, "2", "fast", True, None])
+def test_bad_flow_scales_are_refused(bad):
+    with pytest.raises(InputError, match="flow scale"):
+        check_flow_scale(bad)
+    with pytest.raises(InputError, match="flow scale"):
+        build_model("afi", flow_scale=bad)
+
+
+def test_resized_flows_keep_their_meaning_in_pixels():
+    flow = torch.zeros(1, 2, 10, 20)
+    flow[:, 0], flow[:, 1] = 4.0, -2.0
+    small = resize_flow(flow, (5, 10), "nearest")
+    assert torch.allclose(small[:, 0], torch.tensor(2.0)) and torch.allclose(small[:, 1], torch.tensor(-1.0))
+    large = resize_flow(flow, (20, 40))
+    assert large.shape == (1, 2, 20, 40)
+    assert torch.allclose(large[:, 0], torch.tensor(8.0)) and torch.allclose(large[:, 1], torch.tensor(-4.0))
+
+
+@torch.inference_mode()
+def test_auto_is_the_flow_net_itself_at_small_sizes_and_a_forced_scale_shrinks_frames_and_inits():
+    torch.manual_seed(0)
+    model = build_model("afi").eval()
+    a, b = torch.rand(1, 3, 96, 128), torch.rand(1, 3, 96, 128)
+    init = torch.zeros(1, 2, 96, 128)
+    init[:, 0], init[:, 1] = 6.0, -2.0
+    auto = model.estimate(a, b, init, -init)
+    exact = model.flow_net.bidirectional(a * 2 - 1, b * 2 - 1, init, -init)
+    assert torch.equal(auto.flow12, exact.flow12) and torch.equal(auto.flow21, exact.flow21)
+
+    model.flow_scale = check_flow_scale("0.5")
+    halved = model.estimate(a, b, init, -init)
+    small_init = torch.zeros(1, 2, 48, 64)
+    small_init[:, 0], small_init[:, 1] = 3.0, -1.0
+    small = model.flow_net.bidirectional(shrink_frames(a, (48, 64)) * 2 - 1, shrink_frames(b, (48, 64)) * 2 - 1,
+                                         small_init, -small_init)
+    assert halved.flow12.shape == (1, 2, 96, 128) and halved.frame1.shape[-2:] == (96, 128)
+    assert torch.allclose(halved.flow12, resize_flow(small.flow12, (96, 128)), atol=1e-5)
+    assert torch.allclose(halved.flow21, resize_flow(small.flow21, (96, 128)), atol=1e-5)
+    assert not torch.allclose(halved.flow12, auto.flow12, atol=1e-3)  # it did run on other frames
+
+
+def test_auto_runs_the_flow_net_of_a_4k_pair_at_1080p(monkeypatch):
+    model = build_model("afi").eval()
+    seen = []
+
+    def fake_bidirectional(image1, image2, init12=None, init21=None):
+        seen.append((tuple(image1.shape[-2:]), None if init12 is None else float(init12[0, 0].mean())))
+        flow = torch.ones(1, 2, *image1.shape[-2:])
+        return FlowPair(flow, -flow, None, None)
+
+    monkeypatch.setattr(model.flow_net, "bidirectional", fake_bidirectional)
+    frames = torch.zeros(2, 1, 3, 2160, 3840)
+    init = torch.full((1, 2, 2160, 3840), 10.0)
+    flows = model.flow_pair(frames[0], frames[1], init, init)
+    assert seen == [((1080, 1920), 5.0)]
+    assert flows.flow12.shape == (1, 2, 2160, 3840) and torch.allclose(flows.flow12, torch.tensor(2.0))
