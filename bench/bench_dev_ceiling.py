@@ -67,7 +67,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 def linear_motion_in_between(frame1: np.ndarray, frame3: np.ndarray, motion: np.ndarray, t: float) -> np.ndarray:
     """Both frames backward-warped to ``t`` along ``motion`` (frame 1 -> frame 3 of what is at each
     pixel at t, ``(2, H, W)`` px) and blended by time: ``(1-t)·f1(x - t·m) + t·f3(x + (1-t)·m)``."""
-    from comfyui_animeinterp.core.weightfree.blend import warp_both
+    from comfyui_animeinterp.core.weightfree.warp import warp_both
 
     w1, w3 = warp_both(frame1.astype(np.float32), frame3.astype(np.float32), motion, t)
     return to_uint8((1.0 - t) * w1 + t * w3)
@@ -76,10 +76,9 @@ def linear_motion_in_between(frame1: np.ndarray, frame3: np.ndarray, motion: np.
 def two_sided_in_between(frame1: np.ndarray, frame3: np.ndarray, flow_21: np.ndarray, flow_23: np.ndarray,
                          t: float) -> np.ndarray:
     """``(1-t)·f1(x + F21(x)) + t·f3(x + F23(x))``: each frame warped along its own flow from the truth."""
-    from comfyui_animeinterp.core.weightfree.blend import warp
+    from comfyui_animeinterp.core.weightfree.warp import pixel_grid, warp
 
-    h, w = frame1.shape[:2]
-    grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid = pixel_grid(*frame1.shape[:2])
     return to_uint8((1.0 - t) * warp(frame1.astype(np.float32), flow_21, 1.0, grid)
                     + t * warp(frame3.astype(np.float32), flow_23, 1.0, grid))
 

@@ -127,7 +127,36 @@ branch (``core/weightfree/fusion.py``, ``fusion_train.py``, ``bench/fusion_exper
   figure inconsistent), and both warped frames show the same background in the holes of his shirt,
   so the disagreement-driven fall-back cannot see them.
 
-Full run with the three hypotheses (2026-12-03, machine loaded by other jobs, load average 4-6):
+The motion at t corrected by the residual between the two warped frames (``core.weightfree.align``;
+session of 2026-12-03 15:00-15:40 UTC, cached flows, then a full run; from 27.79 / 0.9406 / 0.0817 ;
+22.46 / 0.8462 / 0.1252):
+
+* DIS from warp 1 to warp 3, added to the motion where the re-warped frames agree better over 15 px
+  (kept as "one way"): 27.80 / 0.9407 / 0.0807 ; 22.51 / 0.8494 / 0.1252, line-art LPIPS above the
+  cross-fade on 11; **symmetrised** (half of DIS one way minus the other, kept): 27.79 / 0.9407 /
+  0.0806 ; 22.50 / 0.8493 / 0.1247, LPIPS above the cross-fade on 10 line-art triplets (was 13);
+  the lines come out darker and less doubled. Colour wins 64 -> 57 %: anidoc sample4 f0008-10 goes
+  from 0.02 dB above the DIS warp to 0.02 dB below it. +0.4 s per colour in-between (two DIS per
+  hypothesis). Synthetic cartoons (``bench_weight_free.py --count 4``): 28.33 -> 28.36 moderate,
+  27.01 -> 27.39 large; with exact flows and 130 px motion 20.6 -> 22.5 dB;
+* unconditionally (the corrected motion everywhere): 27.79 / 0.9405 / 0.0824 ; 22.50 / 0.8487 /
+  0.1250: the agreement test is what keeps it from harm;
+* a fall-back to the cross-fade where the motion at t scatters (its spread in a 31 px box above
+  20 px, fully at 60 px): colour LPIPS 0.0804 (0.0794 with the correction), wins 71 %, but exact
+  130 px synthetic motion 22.5 -> 18.5 dB: a figure's own outline is such a spread, and it turns to
+  ghosts there; the boy of 72105_388 gets ghosts, not wholeness. Left out.
+
+How far better motion could go on this set is measured by ``bench/bench_dev_ceiling.py`` (oracles
+that see the true in-between): the artist's timing is worth 1.0 dB on colour, and on line art even
+constant-speed motion taken from the truth stays below DIS + 1.0 dB.
+
+Full run with the alignment at t (2026-12-03 15:33 UTC, quiet, 2 threads;
+``bench/results/weight_free_real.json``): colour 27.79 dB / SSIM 0.9407 / LPIPS 0.0806, wins 57 %,
+worst -2.32 dB against the cross-fade; line art 22.50 / 0.8493 / 0.1247, wins 87 %, worst +0.07 dB,
+LPIPS above the cross-fade on 1 colour and 10 line-art triplets (DIS: 1 and 10). 1.88 s per colour
+and 0.47 s per line-art in-between (DIS warp 0.08 / 0.02 s).
+
+Earlier full run with the three hypotheses (2026-12-03, machine loaded by other jobs, load average 4-6):
 colour 27.79 dB / SSIM 0.9406 / LPIPS 0.0817, wins 64 %, worst -2.26 dB against the cross-fade
 (DIS 27.19 / 0.9363 / 0.0865); line art 22.46 / 0.8462 / 0.1252, wins 84 %, worst +0.11 dB (DIS
 22.26 / 0.8334 / 0.1259). Seconds per in-between 1.94 / 3.55 in that run (two threads under a

@@ -1,6 +1,7 @@
 """The weight-free path: DIS seeded by SGM, occlusion-aware splat blending, end to end offline."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -9,8 +10,10 @@ from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.io.images import to_image, to_tensor
 from comfyui_animeinterp.core.pipeline import Interpolator, evenly_spaced_times
 from comfyui_animeinterp.core.sgm.coarse_flow import CoarseFlow
+from comfyui_animeinterp.core.weightfree.align import align_at_t
 from comfyui_animeinterp.core.weightfree.blend import blend_at, consistency_error, fill_holes, motion_at
 from comfyui_animeinterp.core.weightfree.refine import fuse_flows, refine_dis
+from comfyui_animeinterp.core.weightfree.warp import pixel_grid, warp, warp_both
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -126,16 +129,20 @@ def test_fusion_takes_per_pixel_the_flow_that_explains_the_frames():
 def test_weight_free_refinement_recovers_from_wrongly_trusted_coarse_flow():
     """A coarse flow that is wrong yet marked valid everywhere (a bad SGM match) must not survive
     refinement: the unseeded DIS candidate explains the frames better where it matters, so the
-    in-between is about as good as plain DIS's (keeping the wrong flow costs over 5 dB)."""
+    in-between is about as good as plain DIS's (keeping the wrong flow costs over 5 dB). The
+    in-betweens come from plain warping along the flows (the DIS baseline's formula): the
+    weight-free synthesis corrects the motion itself (``align_at_t``) and would hide the refiner's
+    errors."""
     t = make_triplet(240, 432, seed=3)
     wrong = np.zeros((2, 240, 432), np.float32)
     wrong[0], wrong[1] = 25.0, -18.0
     everywhere = np.ones((240, 432), bool)
+    grid = pixel_grid(240, 432)
 
     def middle(f13: np.ndarray, f31: np.ndarray) -> float:
-        out = to_image(blend_at(to_tensor(t.frame1), to_tensor(t.frame3), torch.from_numpy(f13)[None],
-                                torch.from_numpy(f31)[None], 0.5))
-        return psnr(out, t.frame2)
+        out = (0.5 * warp(t.frame1.astype(np.float32), f31, 0.5, grid)
+               + 0.5 * warp(t.frame3.astype(np.float32), f13, 0.5, grid))
+        return psnr(np.clip(np.floor(out + 0.5), 0, 255).astype(np.uint8), t.frame2)
 
     refined = refine_dis(t.frame1, t.frame3, CoarseFlow(wrong, wrong, everywhere, everywhere))
     plain = refine_dis(t.frame1, t.frame3, None)
@@ -281,10 +288,14 @@ def _translation() -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
     return base[:, 8:108], base[:, 4:104], base[:, 6:106], flow
 
 
-def test_a_further_flow_hypothesis_takes_the_regions_it_explains_better():
+def test_a_further_flow_hypothesis_takes_the_regions_it_explains_better(monkeypatch):
     """With wrong main flows (zero) and the exact translation as an alternative, the mix follows the
     alternative (the warped frames agree there) and reconstructs the in-between; swapped, or with a
-    third wrong hypothesis, the same; equal hypotheses give what one gives."""
+    third wrong hypothesis, the same; equal hypotheses give what one gives. The mix is tested alone:
+    the motion correction at t (``align_at_t``, tested below) would repair the zero flow itself."""
+    from comfyui_animeinterp.core.weightfree import blend
+
+    monkeypatch.setattr(blend, "align_at_t", lambda f1, f3, motion, t, w1, w3: (motion, w1, w3))
     f1, f3, mid, flow = _translation()
     zero = torch.zeros_like(flow)
     a, b = to_tensor(f1), to_tensor(f3)
@@ -331,3 +342,33 @@ def test_refinement_keeps_plain_and_seeded_dis_as_alternative_hypotheses():
     seeded = cv2.DISOpticalFlow_create(cv2.DISOpticalFlow_PRESET_MEDIUM).calc(grey[0], grey[1], zero.transpose(1, 2, 0).copy())
     assert np.array_equal(seeded13, seeded.transpose(2, 0, 1)) and seeded31.shape == (2, 96, 160)
     assert refine_dis(t.frame1, t.frame3).alternatives == ()  # plain DIS already: no further hypotheses
+
+
+def test_alignment_at_t_removes_a_motion_error_the_warps_show():
+    """Both frames warped along a motion 3 px off show the pattern twice; the residual between the
+    warps corrects the motion, and the corrected warps agree."""
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.random((120, 200)).astype(np.float32), (0, 0), 2.0)
+    texture = (texture - texture.min()) / (texture.max() - texture.min())
+    frame1 = np.repeat(texture[:, 20:180, None], 3, axis=2)  # the pattern moves 8 px to the right
+    frame3 = np.repeat(texture[:, 12:172, None], 3, axis=2)
+    motion = np.zeros((2, 120, 160), np.float32)
+    motion[0] = 11.0
+    w1, w3 = warp_both(frame1, frame3, motion, 0.5)
+    corrected, v1, v3 = align_at_t(frame1, frame3, motion, 0.5, w1, w3)
+    inner = (slice(20, -20), slice(20, -20))
+    assert np.abs(corrected[0][inner] - 8.0).mean() < 0.5 and np.abs(corrected[1][inner]).mean() < 0.5
+    assert np.abs(v1 - v3)[inner].mean() < 0.25 * np.abs(w1 - w3)[inner].mean()
+    right = motion.copy()
+    right[0] = 8.0
+    same, _, _ = align_at_t(frame1, frame3, right, 0.5, *warp_both(frame1, frame3, right, 0.5))
+    assert np.abs(same[0][inner] - 8.0).max() < 0.5  # a right motion stays right
+
+
+def test_a_zero_flow_of_a_small_translation_is_repaired_at_t():
+    """The whole synthesis with a uniformly wrong motion (zero for a 4 px translation): the
+    correction at t finds the translation and the in-between is exact."""
+    f1, f3, mid, flow = _translation()
+    zero = torch.zeros_like(flow)
+    out = to_image(blend_at(to_tensor(f1), to_tensor(f3), zero, zero, 0.5))
+    assert psnr(out[:, 10:-10], mid[:, 10:-10]) > 40

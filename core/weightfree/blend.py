@@ -6,9 +6,11 @@ No pixel is forward-splatted; only the *motion* is (so the output has no splat h
    of frame 3 carries ``-F31`` to ``x + (1 - t)·F31`` (softmax splatting: consistent flows win
    over occluded ones, then faster over slower, :func:`splat_priority`). Targets nothing reaches
    are filled from their surroundings, coarse to fine (:func:`fill_holes`).
-2. **Backward warping.** Both frames are sampled along that motion (:func:`warp_both`); each one's
-   share is its temporal weight times its visibility at t (the coverage it splatted there,
-   :func:`visibility`): an occluded region comes from the frame that sees it.
+2. **Backward warping.** Both frames are sampled along that motion (:func:`warp_both`), which is
+   then corrected by the residual between the two warps where that makes them agree better
+   (:func:`.align.align_at_t`); each frame's share is its temporal weight times its visibility at
+   t (the coverage it splatted there, :func:`visibility`): an occluded region comes from the frame
+   that sees it.
 3. **Fall-back.** Where both frames see a pixel and the motion explains the two frames no better
    than standing still (the warped frames disagree about as much as the frames themselves), the
    result fades toward the cross-fade (:func:`motion_confidence`): wrong motion gives a soft
@@ -32,6 +34,8 @@ import torch.nn.functional as F
 from ..errors import InputError
 from ..progress import checkpoint
 from ..splat.forward import forward_splat
+from .align import align_at_t
+from .warp import warp_both
 
 CONSISTENCY_SCALE = 1.0
 """Importance = exp(-scale * forward-backward error in px) ..."""
@@ -145,24 +149,6 @@ def visibility(coverage: np.ndarray) -> np.ndarray:
     return cv2.blur(closed, (VISIBILITY_BLUR, VISIBILITY_BLUR))
 
 
-def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-
-
-def warp(image: np.ndarray, flow: np.ndarray, scale: float, grid: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """``image (H, W, C)`` sampled at ``x + scale·flow(x)`` (bilinear, border replicated)."""
-    xs, ys = grid
-    return cv2.remap(image, xs + np.float32(scale) * flow[0], ys + np.float32(scale) * flow[1],
-                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def warp_both(frame1: np.ndarray, frame3: np.ndarray, motion: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
-    """Both frames backward-warped to time t along ``motion`` (frame 1 -> frame 3 at t, ``(2, H, W)``):
-    ``frame1(x - t·m(x))`` and ``frame3(x + (1 - t)·m(x))``, ``float32 (H, W, 3)`` each."""
-    grid = _grid(*frame1.shape[:2])
-    return warp(frame1, motion, -t, grid), warp(frame3, motion, 1.0 - t, grid)
-
-
 def motion_confidence(frame1: np.ndarray, frame3: np.ndarray, warped1: np.ndarray, warped3: np.ndarray
                       ) -> np.ndarray:
     """How much better the motion explains the frames than no motion, ``float32 (H, W)`` in [0, 1].
@@ -189,13 +175,15 @@ def synthesize(frame1: np.ndarray, frame3: np.ndarray, flow_13: torch.Tensor, fl
         (``|w1 - w3|`` summed over RGB, in [0, 3]: how badly this motion explains the frames).
     """
     motion, vis1, vis3 = motion_at(flow_13, flow_31, t)
-    checkpoint("synthesis", 1, 3)
+    checkpoint("synthesis", 1, 4)
     w1, w3 = warp_both(frame1, frame3, motion, t)
-    checkpoint("synthesis", 2, 3)
+    checkpoint("synthesis", 2, 4)
+    _, w1, w3 = align_at_t(frame1, frame3, motion, t, w1, w3)
+    checkpoint("synthesis", 3, 4)
     a1 = (1.0 - t) * np.maximum(vis1, MIN_VISIBILITY)
     a3 = t * np.maximum(vis3, MIN_VISIBILITY)
     moved = (a1[..., None] * w1 + a3[..., None] * w3) / (a1 + a3)[..., None]
-    # the fall-back applies where both frames see the pixel (elsewhere they cannot agree)
+    # the warps' agreement counts where both frames see the pixel (elsewhere they cannot agree)
     both = np.minimum(vis1, vis3)
     conf = (motion_confidence(frame1, frame3, w1, w3) * both + (1.0 - both))[..., None]
     crossfade = (1.0 - t) * frame1 + t * frame3
