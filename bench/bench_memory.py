@@ -8,7 +8,7 @@ parent samples the child's peak resident set size.
 * ``learned``: the AFI model with random weights (memory and speed do not depend on the values, see
   ``bench_model._model``), random frames and a random init flow: ``estimate`` + ``synthesize(0.5)``.
   ``--correlation``, ``--attention``, ``--memory-budget`` and ``--flow-scale`` are passed to the
-  model (its default flow scale, auto, finds a 4K pair's flows at 1920x1080, ``core.model.flow_scale``).
+  model (its default flow scale, auto, finds a 4K pair's flows at 1927x1083, ``core.model.flow_scale``).
 * ``weight-free``: :class:`~comfyui_animeinterp.core.pipeline.Interpolator` without a model (SGM
   with colour features, DIS refinement, splat blending) on a synthetic cartoon pair.
 * ``synthesis``: the learned model's ``synthesize(0.5)`` alone, from a random pair state of that

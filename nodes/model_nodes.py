@@ -98,7 +98,7 @@ class LoadAnimeInterpModel:
                     "this node's progress bar). Off: use files on disk only.")}),
                 "flow_scale": (FLOW_SCALE_CHOICES, {"default": "auto", "tooltip": (
                     "How much smaller the frames the flow network sees are than the picture. 'auto' "
-                    "shrinks only frames above 1920x1088 (4K: flows found at 1920x1080, about 5x "
+                    "shrinks only frames above 1920x1088 pixels, to that many (4K: flows found at 1927x1083, about 5x "
                     "faster); '1' keeps the original's numbers at every size; 0.5 / 0.25 force it.")}),
             },
         }

@@ -1,5 +1,6 @@
 """The flow net on shrunk frames (core.model.flow_scale): auto keeps 1080p and smaller exact, shrinks
-4K to 1920x1080; forced scales; flows come back at the picture's size with their values scaled."""
+larger frames to 1920x1088's pixel count; forced scales; flows come back at the picture's size with
+their values scaled."""
 from __future__ import annotations
 
 import pytest
@@ -7,20 +8,25 @@ import torch
 from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.model import FlowPair, build_model
 from comfyui_animeinterp.core.model.flow_scale import (
+    AUTO_MAX_PIXELS,
     check_flow_scale,
     flow_scale_for,
     resize_flow,
+    scaled_size,
     shrink_frames,
 )
 
 
-def test_auto_shrinks_only_frames_above_1080p_by_powers_of_two():
+def test_auto_shrinks_only_frames_above_1080p_and_to_that_many_pixels():
     for h, w in ((540, 960), (1080, 1920), (1088, 1920), (64, 64)):
         assert flow_scale_for(h, w) == 1.0
-    assert flow_scale_for(2160, 3840) == 0.5
-    assert flow_scale_for(1440, 2560) == 0.5
-    assert flow_scale_for(4320, 7680) == 0.25
+    for h, w in ((2160, 3840), (1440, 2560), (4320, 7680), (1080, 2048), (1081, 1930)):
+        size = scaled_size(h, w, flow_scale_for(h, w))
+        assert size[0] * size[1] <= AUTO_MAX_PIXELS and size[0] * size[1] > 0.99 * AUTO_MAX_PIXELS
+        assert abs(size[1] / size[0] - w / h) < 0.01  # the shape kept
+    assert scaled_size(2160, 3840, flow_scale_for(2160, 3840)) == (1083, 1927)
     assert flow_scale_for(2160, 3840, 1) == 1.0 and flow_scale_for(540, 960, "0.25") == 0.25
+    assert scaled_size(540, 960, 0.5) == (270, 480)
 
 
 @pytest.mark.parametrize("bad", [0, -0.5, 1.5, "2", "fast", True, None])
@@ -64,7 +70,7 @@ def test_auto_is_the_flow_net_itself_at_small_sizes_and_a_forced_scale_shrinks_f
     assert not torch.allclose(halved.flow12, auto.flow12, atol=1e-3)  # it did run on other frames
 
 
-def test_auto_runs_the_flow_net_of_a_4k_pair_at_1080p(monkeypatch):
+def test_auto_runs_the_flow_net_of_a_4k_pair_at_about_1080p(monkeypatch):
     model = build_model("afi").eval()
     seen = []
 
@@ -77,5 +83,7 @@ def test_auto_runs_the_flow_net_of_a_4k_pair_at_1080p(monkeypatch):
     frames = torch.zeros(2, 1, 3, 2160, 3840)
     init = torch.full((1, 2, 2160, 3840), 10.0)
     flows = model.flow_pair(frames[0], frames[1], init, init)
-    assert seen == [((1080, 1920), 5.0)]
-    assert flows.flow12.shape == (1, 2, 2160, 3840) and torch.allclose(flows.flow12, torch.tensor(2.0))
+    assert seen == [((1083, 1927), pytest.approx(10.0 * 1927 / 3840))]
+    assert flows.flow12.shape == (1, 2, 2160, 3840)
+    assert torch.allclose(flows.flow12[:, 0], torch.tensor(3840 / 1927))
+    assert torch.allclose(flows.flow12[:, 1], torch.tensor(2160 / 1083))

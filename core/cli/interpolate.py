@@ -75,7 +75,7 @@ def add_interpolate_parser(subparsers: argparse._SubParsersAction) -> argparse.A
                    help="force the GMA attention mode (same results; efficient: memory linear in pixels)")
     p.add_argument("--flow-scale", default="auto", metavar="auto|S",
                    help="how much smaller the flow network's frames are than the picture: auto (only "
-                        "frames above 1920x1088 are shrunk: 4K finds its flows at 1920x1080), 1 (the "
+                        "frames above 1920x1088 pixels are shrunk to that many: 4K finds its flows at 1927x1083), 1 (the "
                         "original's numbers at every size) or a number in (0, 1]")
     p.add_argument("--ext", choices=["png", "jpg", "webp"], default="png",
                    help="image format of a folder OUT")

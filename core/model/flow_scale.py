@@ -7,12 +7,14 @@ linear memory. Like other interpolators' "scale" setting, the frames can be shru
 net and its flows brought back to the picture (bilinear, values scaled); GridNet still works on
 the full picture.
 
-``"auto"`` halves the frames until they have at most :data:`AUTO_MAX_PIXELS` (1920x1088): 1080p and
-smaller run exactly like the original, 4K runs its flow net at 1920x1080. A number in (0, 1]
-forces a scale; ``1`` keeps the original's numbers at every size.
+``"auto"`` shrinks larger frames just enough to have at most :data:`AUTO_MAX_PIXELS` (1920x1088):
+1080p and smaller run exactly like the original, 4K (and 8K) run the flow net at 1927x1083, DCI 2K
+(2048x1080) at 1990x1049. A number in (0, 1] forces a scale; ``1`` keeps the original's numbers at
+every size.
 """
 from __future__ import annotations
 
+import math
 from typing import Union
 
 import torch
@@ -42,20 +44,18 @@ def check_flow_scale(value: FlowScale) -> FlowScale:
 
 def flow_scale_for(height: int, width: int, setting: FlowScale = "auto") -> float:
     """The factor frames of ``height x width`` are resized by before the flow net: the forced
-    ``setting``, or in auto mode the largest power of 1/2 that brings them to at most
-    :data:`AUTO_MAX_PIXELS`."""
+    ``setting``, or in auto mode 1 up to :data:`AUTO_MAX_PIXELS` and the factor that brings larger
+    frames to that many pixels."""
     setting = check_flow_scale(setting)
     if setting != "auto":
         return setting
-    scale = 1.0
-    while height * width * scale * scale > AUTO_MAX_PIXELS:
-        scale /= 2
-    return scale
+    return min(1.0, math.sqrt(AUTO_MAX_PIXELS / (height * width)))
 
 
 def scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
-    """``(h, w)`` of frames resized by ``scale`` (rounded, at least 1 px)."""
-    return max(1, round(height * scale)), max(1, round(width * scale))
+    """``(h, w)`` of frames resized by ``scale`` (rounded down, at least 1 px: auto's frames never
+    exceed :data:`AUTO_MAX_PIXELS`)."""
+    return max(1, math.floor(height * scale + 1e-9)), max(1, math.floor(width * scale + 1e-9))
 
 
 def shrink_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -140,8 +140,8 @@ class LearnedInterpolator(nn.Module):
         correlation, attention, memory_budget: memory modes of the flow net, see
             :meth:`set_memory_options`.
         flow_scale: ``"auto"`` (default) or a number in (0, 1]: the frames the flow net sees are
-            this much smaller than the picture (:mod:`.flow_scale`; auto shrinks only frames
-            larger than 1920x1088, so 1080p and smaller keep the original's numbers).
+            this much smaller than the picture (:mod:`.flow_scale`; auto shrinks only frames with
+            more pixels than 1920x1088, so 1080p and smaller keep the original's numbers).
 
     Attributes:
         autocast_dtype: None (fp32, the default), or bfloat16 (CPU or CUDA) / float16 (CUDA) for
@@ -228,7 +228,7 @@ class LearnedInterpolator(nn.Module):
     def flow_pair(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None = None,
                   init21: torch.Tensor | None = None) -> FlowPair:
         """Both flows ``(N, 2, H, W)`` px at the frames' size, from the flow net. Where
-        :func:`.flow_scale_for` gives a scale below 1 (auto: frames larger than 1920x1088), the flow
+        :func:`.flow_scale_for` gives a scale below 1 (auto: frames above 1920x1088 pixels), the flow
         net sees the frames shrunk by it (area average; init flows nearest-shrunk) and its flows are
         enlarged back (bilinear, values scaled); ``init*_low`` then lie on the shrunk frames' 1/8 grid."""
         h, w = frame1.shape[-2:]
