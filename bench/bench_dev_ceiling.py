@@ -15,11 +15,12 @@ artist's timing, which no pair of frames shows:
 * ``two-sided truth flows``: frame 1 warped along ``F21`` and frame 3 along ``F23``, blended: the
   ceiling of flow warping when the motion may bend and change speed.
 
-Measured 2026-12-03 15:00 UTC (2 threads; ``bench/results/dev_ceiling.json``; mean PSNR dB over
-DIS, colour at 960x540 ; line art native; DIS itself 27.19 ; 22.26):
+Measured 2026-12-03 15:56 UTC (2 threads, a test run alongside; quality only, no timing;
+``bench/results/dev_ceiling.json``; mean PSNR dB over DIS, colour at 960x540 ; line art native;
+DIS itself 27.19 ; 22.26):
 
-* weight-free +0.59 ; +0.20 (the DIS warp +0.0, the cross-fade -3.65 ; -2.04);
-* timing oracle +1.60 ; +0.34: the best t' is not 0.5 on 5 of 14 colour and 13 of 31 line-art
+* weight-free +0.60 ; +0.24 (the cross-fade -3.65 ; -2.04);
+* timing oracle +1.61 ; +0.40: the best t' is not 0.5 on 5 of 14 colour and 13 of 31 line-art
   triplets. Our motion at the right time is worth a further 1.0 dB on colour;
 * linear motion from the truth +1.47 / +1.26 ; +0.75 / +0.88 (side 1 / side 3): **on line art no
   method that moves pixels at constant speed reaches DIS + 1.0 dB**, not even with the true
@@ -27,6 +28,9 @@ DIS, colour at 960x540 ; line art native; DIS itself 27.19 ; 22.26):
   the position at t that the pair does not show;
 * two-sided truth flows +9.09 ; +2.24: what warping could give if the motion's bend and timing
   were known (a learned model's prior, or neighbouring frames, would be needed to guess them).
+
+(A first run, 15:00 UTC, before the motion correction at t of ``core.weightfree.align``: weight-free
++0.59 ; +0.20, timing oracle +1.60 ; +0.34; the oracles from the truth identical.)
 
 Usage: ``python bench/bench_dev_ceiling.py [--data .../real_anime_dev] [--limit N] [--threads 2]``
 Writes ``bench/results/dev_ceiling.json``.
