@@ -45,6 +45,11 @@ def test_resized_flows_keep_their_meaning_in_pixels():
     large = resize_flow(flow, (20, 40))
     assert large.shape == (1, 2, 20, 40)
     assert torch.allclose(large[:, 0], torch.tensor(8.0)) and torch.allclose(large[:, 1], torch.tensor(-4.0))
+    fine = torch.full((1, 2, 10, 20), 300.125)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):  # bf16 would round 600.25 to 600
+        assert resize_flow(fine, (20, 40)).dtype == torch.float32
+        assert torch.allclose(resize_flow(fine, (20, 40)), torch.tensor(600.25))
+        assert torch.allclose(resize_flow(fine.bfloat16(), (20, 40)), torch.tensor(600.0))  # its own rounding only
 
 
 @torch.inference_mode()

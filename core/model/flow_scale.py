@@ -64,11 +64,13 @@ def shrink_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def resize_flow(flow: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
-    """A ``(N, 2, H, W)`` flow in px resampled to ``size = (h, w)`` with its values scaled to match
+    """A ``(N, 2, H, W)`` flow in px resampled to ``size = (h, w)`` (float32) with its values scaled to match
     (x by ``w / W``, y by ``h / H``). ``mode``: ``"bilinear"`` to enlarge a refined flow,
     ``"nearest"`` to shrink a piecewise-constant coarse flow without mixing its pieces."""
     height, width = flow.shape[-2:]
     kwargs = {"align_corners": False} if mode == "bilinear" else {}
-    resized = F.interpolate(flow, size=size, mode=mode, **kwargs)
-    factors = torch.tensor([size[1] / width, size[0] / height], dtype=flow.dtype, device=flow.device)
+    # in fp32 whatever autocast is active: a 4K flow of hundreds of px has no sub-pixel left in half
+    with torch.autocast(device_type=flow.device.type, enabled=False):
+        resized = F.interpolate(flow.float(), size=size, mode=mode, **kwargs)
+    factors = torch.tensor([size[1] / width, size[0] / height], dtype=resized.dtype, device=flow.device)
     return resized * factors.view(1, 2, 1, 1)
