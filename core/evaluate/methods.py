@@ -31,6 +31,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..dis import dis_flow
 from ..errors import InputError
 
 Method = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
@@ -138,8 +139,8 @@ def dis_flows(frame1: np.ndarray, frame3: np.ndarray) -> tuple[np.ndarray, np.nd
     _check_pair(frame1, frame3, 0.5)
     g1, g3 = (np.ascontiguousarray(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)) for f in (frame1, frame3))
     dis = _dis()
-    f13 = dis.calc(g1, g3, None)
-    f31 = dis.calc(g3, g1, None)
+    f13 = dis_flow(dis, g1, g3)
+    f31 = dis_flow(dis, g3, g1)
     return f13.transpose(2, 0, 1).copy(), f31.transpose(2, 0, 1).copy()
 
 

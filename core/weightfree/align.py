@@ -17,6 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..dis import dis_flow
 from .warp import warp_both
 
 ALIGN_WINDOW = 15
@@ -33,8 +34,8 @@ def residual_motion(warped1: np.ndarray, warped3: np.ndarray) -> np.ndarray:
     """How far ``warped3`` lies from ``warped1`` (``float32 (H, W, 3)`` each), symmetrised: half the
     difference of DIS (MEDIUM) one way and the other, ``float32 (2, H, W)`` px."""
     g1, g3 = _grey_u8(warped1), _grey_u8(warped3)
-    forward = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(g1, g3, None)
-    backward = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(g3, g1, None)
+    forward = dis_flow(cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM), g1, g3)
+    backward = dis_flow(cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM), g3, g1)
     return np.ascontiguousarray((0.5 * (forward - backward)).transpose(2, 0, 1))
 
 

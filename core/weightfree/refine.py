@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..dis import dis_flow
 from ..errors import InputError
 from ..progress import checkpoint
 from ..sgm.coarse_flow import CoarseFlow, resize_map_nearest
@@ -203,21 +204,21 @@ def refine_dis(frame1: np.ndarray, frame3: np.ndarray, coarse: CoarseFlow | Pair
     label = {1: None, 3: None} if labels is None else {1: resize_labels(labels[0], h, w), 3: resize_labels(labels[1], h, w)}
     calls = [0]
 
-    def dis_flow(a: int, b: int, seed: np.ndarray | None) -> np.ndarray:
+    def frame_flow(a: int, b: int, seed: np.ndarray | None) -> np.ndarray:
         checkpoint("refine", calls[0], 2 if coarse is None else 4)
         calls[0] += 1
         init = None if seed is None else np.ascontiguousarray(seed.transpose(1, 2, 0), dtype=np.float32)
         # a fresh DIS per call: one that was given an initial flow keeps using its last result as the
         # start of later calls, so a "plain" flow after a seeded one was not plain
-        return np.ascontiguousarray(refiner_dis().calc(grey[a], grey[b], init).transpose(2, 0, 1))
+        return np.ascontiguousarray(dis_flow(refiner_dis(), grey[a], grey[b], init).transpose(2, 0, 1))
 
     if coarse is None:
-        return PairFlows(dis_flow(1, 3, None), dis_flow(3, 1, None), "dis")
+        return PairFlows(frame_flow(1, 3, None), frame_flow(3, 1, None), "dis")
     candidates, errors, first, plain, seeded = {}, {}, {}, {}, {}
     for a, b in ((1, 3), (3, 1)):
-        plain[a] = dis_flow(a, b, None)
+        plain[a] = frame_flow(a, b, None)
         seed = getattr(coarse, f"flow_{a}{b}")
-        seeded[a] = dis_flow(a, b, seed)
+        seeded[a] = frame_flow(a, b, seed)
         candidates[a] = [seeded[a], plain[a]]
         valid = getattr(coarse, f"valid_{a}{b}", None)
         if valid is not None:
