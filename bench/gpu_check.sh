@@ -5,7 +5,10 @@
 #     bash bench/gpu_check.sh
 #
 # * memory_<device>.json: bench_memory.py, one in-between per size in a fresh process: seconds,
-#   peak RSS and peak CUDA memory at 960x540, 1920x1080 and 3840x2160 (the 18x 4K target);
+#   peak RSS and peak CUDA memory at 960x540, 1920x1080 and 3840x2160 (the 18x 4K target; the
+#   default flow scale finds a 4K pair's flows at 1927x1083);
+# * memory_<device>_exact.json: the largest size again with --flow-scale 1 (exact global attention
+#   on the full 4K grid, the original's numbers);
 # * model_<device>_<dtype>.json: bench_model.py at 960x540, AFI: one in-between, x4 (estimate
 #   once + 3 synthesize) and per-stage times, in fp32 and under bf16 autocast (CUDA).
 #
@@ -39,6 +42,9 @@ step() {  # step NAME SECONDS COMMAND...: run one bench, its JSON to $OUT_DIR/NA
 }
 
 step "memory_$DEVICE" 300 "$PYTHON" bench/bench_memory.py --device "$DEVICE" --sizes "$SIZES" --paths learned --timeout 280
+largest=${SIZES##*,}
+step "memory_${DEVICE}_exact" 150 "$PYTHON" bench/bench_memory.py --device "$DEVICE" --sizes "$largest" --paths learned \
+    --flow-scale 1 --timeout 140
 height=${SIZES%%,*}; height=${height#*x}; width=${SIZES%%x*}
 dtypes="fp32 bf16"
 [[ $DEVICE == cpu ]] && dtypes=fp32  # bench_model's autocast is CUDA only

@@ -57,6 +57,8 @@ def test_gpu_check_script_runs_its_steps_on_a_cpu(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     memory = json.loads((tmp_path / "memory_cpu.json").read_text())
     assert memory["table"][0]["returncode"] == 0 and memory["table"][0]["size"] == "136x132"
+    exact = json.loads((tmp_path / "memory_cpu_exact.json").read_text())
+    assert exact["flow_scale"] == "1" and exact["table"][0]["returncode"] == 0
     model = json.loads((tmp_path / "model_cpu_fp32.json").read_text())
     assert model  # bench_model's report
 
