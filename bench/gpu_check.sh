@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The learned path on a GPU, as one prepared run (issue 13 items 5-6 on CUDA): what a session lent a
-# device machine runs, from the repository root, e.g. through the device tool with timeout_s 540:
+# device machine runs, from the repository root, e.g. through the device tool with timeout_s 540 (the
+# steps' own limits add up to 520 s):
 #
 #     bash bench/gpu_check.sh
 #
@@ -41,10 +42,10 @@ step() {  # step NAME SECONDS COMMAND...: run one bench, its JSON to $OUT_DIR/NA
     fi
 }
 
-step "memory_$DEVICE" 300 "$PYTHON" bench/bench_memory.py --device "$DEVICE" --sizes "$SIZES" --paths learned --timeout 280
+step "memory_$DEVICE" 220 "$PYTHON" bench/bench_memory.py --device "$DEVICE" --sizes "$SIZES" --paths learned --timeout 200
 largest=${SIZES##*,}
-step "memory_${DEVICE}_exact" 150 "$PYTHON" bench/bench_memory.py --device "$DEVICE" --sizes "$largest" --paths learned \
-    --flow-scale 1 --timeout 140
+step "memory_${DEVICE}_exact" 100 "$PYTHON" bench/bench_memory.py --device "$DEVICE" --sizes "$largest" --paths learned \
+    --flow-scale 1 --timeout 90
 height=${SIZES%%,*}; height=${height#*x}; width=${SIZES%%x*}
 dtypes="fp32 bf16"
 [[ $DEVICE == cpu ]] && dtypes=fp32  # bench_model's autocast is CUDA only
