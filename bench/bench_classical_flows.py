@@ -26,7 +26,6 @@ Writes ``bench/results/classical_flows.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -38,9 +37,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import dev_triplets, environment, write_result
+from common import dev_set_parser, dev_triplets, environment, main
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real_anime_dev"
 SETS = (("colour", (960, 540)), ("lineart", None))
 Flow = Callable[[np.ndarray, np.ndarray], np.ndarray]  # uint8 RGB a, b -> (H, W, 2) flow a -> b
 
@@ -126,11 +124,8 @@ def warp_blend(a: np.ndarray, b: np.ndarray, flow_ab: np.ndarray, flow_ba: np.nd
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the real_anime_dev folder")
-    p.add_argument("--limit", type=int, help="at most N triplets per set")
+    p = dev_set_parser(__doc__.splitlines()[0])
     p.add_argument("--slow", action="store_true", help="also DeepFlow and DualTVL1 (minutes per pair)")
-    p.add_argument("--threads", type=int, default=2)
     return p
 
 
@@ -162,7 +157,4 @@ def run(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    result = run(build_parser().parse_args())
-    if "skipped" not in result:
-        write_result("classical_flows.json", result)
-    print(json.dumps(result, indent=2))
+    main(run, build_parser(), "classical_flows.json")

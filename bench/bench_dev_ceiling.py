@@ -38,7 +38,6 @@ Writes ``bench/results/dev_ceiling.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from collections.abc import Callable
@@ -49,9 +48,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import dev_triplets, environment, lpips_model, write_result
+from common import dev_set_parser, dev_triplets, environment, image_quality, lpips_model, main
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real_anime_dev"
 SETS = (("colour", (960, 540)), ("lineart", None))
 ORACLE_TIMES = (0.3, 0.4, 0.5, 0.6, 0.7)
 """The times the timing oracle tries."""
@@ -105,11 +103,7 @@ def timing_oracle(frame_at: Callable[[float], np.ndarray], score: Callable[[np.n
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the real_anime_dev folder")
-    p.add_argument("--limit", type=int, help="at most N triplets per set")
-    p.add_argument("--threads", type=int, default=2)
-    return p
+    return dev_set_parser(__doc__.splitlines()[0])
 
 
 def in_betweens(interp, tri, gt_score: Callable[[np.ndarray], float]) -> tuple[dict[str, np.ndarray], float]:
@@ -127,7 +121,7 @@ def run(args: argparse.Namespace) -> dict:
     if not (args.data / "colour").is_dir():
         return {"skipped": f"development set not found at {args.data}"}
     from comfyui_animeinterp.core.io.images import to_tensor
-    from comfyui_animeinterp.core.metrics import psnr, ssim
+    from comfyui_animeinterp.core.metrics import psnr
     from comfyui_animeinterp.core.pipeline import build_interpolator
 
     torch.set_num_threads(args.threads)
@@ -142,13 +136,10 @@ def run(args: argparse.Namespace) -> dict:
             images, t_best = in_betweens(interp, tri, lambda image, gt=gt: float(psnr(to_tensor(image, "cpu"), gt)[0]))
             chosen_times.setdefault(name, []).append(t_best)
             for method, image in images.items():
-                pred = to_tensor(image, "cpu")
                 entry = scores.setdefault(method, {"psnr": [], "ssim": [], "lpips": []})
-                entry["psnr"].append(float(psnr(pred, gt)[0]))
-                entry["ssim"].append(float(ssim(pred, gt)[0]))
-                if lpips is not None:
-                    with torch.no_grad():
-                        entry["lpips"].append(float(lpips(pred, gt)[0]))
+                for key, value in zip(("psnr", "ssim", "lpips"), image_quality(to_tensor(image, "cpu"), gt, lpips)):
+                    if value is not None:
+                        entry[key].append(value)
         dis = np.array(scores["dis"]["psnr"])
         for method, s in scores.items():
             p = np.array(s["psnr"])
@@ -162,7 +153,4 @@ def run(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    result = run(build_parser().parse_args())
-    if "skipped" not in result:
-        write_result("dev_ceiling.json", result)
-    print(json.dumps(result, indent=2))
+    main(run, build_parser(), "dev_ceiling.json")

@@ -177,7 +177,6 @@ Real frames are evaluation material: they stay in the shared folder and are neve
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -188,26 +187,20 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, dev_triplets, environment, lpips_model, write_result  # noqa: E402
+from common import RESULTS_DIR, dev_set_parser, dev_triplets, environment, image_quality, lpips_model, main
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real_anime_dev"
 METHODS = ("blend", "dis", "weight-free")
 SETS = (("colour", (960, 540)), ("lineart", None))
 PAIRS = ("tooncrafter/72105_388", "tooncrafter/74302_1349", "comfyui_vfi/bocchi")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the real_anime_dev folder")
-    p.add_argument("--limit", type=int, help="at most N triplets per set")
-    p.add_argument("--threads", type=int, default=2)
-    return p
+    return dev_set_parser(__doc__.splitlines()[0])
 
 
 def score_sets(args: argparse.Namespace) -> tuple[list[dict], str]:
     from comfyui_animeinterp.core.evaluate.methods import get_method
     from comfyui_animeinterp.core.io.images import to_tensor
-    from comfyui_animeinterp.core.metrics import psnr, ssim
 
     methods = {m: get_method(m) for m in METHODS}
     lpips, note = lpips_model()
@@ -220,12 +213,9 @@ def score_sets(args: argparse.Namespace) -> tuple[list[dict], str]:
                 start = time.perf_counter()
                 out = fn(tri.frame1, tri.frame3, tri.t)
                 scores[m]["s"].append(time.perf_counter() - start)
-                pred = to_tensor(out, "cpu")
-                scores[m]["psnr"].append(float(psnr(pred, gt)[0]))
-                scores[m]["ssim"].append(float(ssim(pred, gt)[0]))
-                if lpips is not None:
-                    with torch.no_grad():
-                        scores[m]["lpips"].append(float(lpips(pred, gt)[0]))
+                for key, value in zip(("psnr", "ssim", "lpips"), image_quality(to_tensor(out, "cpu"), gt, lpips)):
+                    if value is not None:
+                        scores[m][key].append(value)
         dis, cross = np.array(scores["dis"]["psnr"]), np.array(scores["blend"]["psnr"])
         for m in METHODS:
             p = np.array(scores[m]["psnr"])
@@ -284,6 +274,4 @@ def run(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    result = run(build_parser().parse_args())
-    write_result("weight_free_real.json", result)
-    print(json.dumps(result, indent=2))
+    main(run, build_parser(), "weight_free_real.json")

@@ -1,6 +1,7 @@
 """Inputs and timing helpers shared by the bench scripts (not a bench module itself)."""
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import statistics
@@ -133,6 +134,39 @@ def wait_until_quiet(threshold_pct: float | None, max_wait_s: float = 300.0, pol
             break
         time.sleep(poll_s)
     return time.monotonic() - start
+
+
+DEV_DATA = _find_shared(Path("shared", "data", "real_anime_dev"))
+"""The real development set (evaluation material, never committed)."""
+
+
+def dev_set_parser(description: str) -> argparse.ArgumentParser:
+    """The options of the benches on the development set: ``--data``, ``--limit``, ``--threads``."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--data", type=Path, default=DEV_DATA, help="the real_anime_dev folder")
+    p.add_argument("--limit", type=int, help="at most N triplets per set")
+    p.add_argument("--threads", type=int, default=2)
+    return p
+
+
+def image_quality(pred, gt, lpips=None) -> tuple[float, float, float | None]:
+    """PSNR, SSIM and LPIPS (None without a model) of ``pred`` against ``gt``, ``(1, 3, H, W)``
+    tensors in [0, 1] (``core.io.images.to_tensor``)."""
+    from comfyui_animeinterp.core.metrics import psnr, ssim
+
+    if lpips is None:
+        return float(psnr(pred, gt)[0]), float(ssim(pred, gt)[0]), None
+    with torch.no_grad():
+        return float(psnr(pred, gt)[0]), float(ssim(pred, gt)[0]), float(lpips(pred, gt)[0])
+
+
+def main(run: Callable[[argparse.Namespace], dict], parser: argparse.ArgumentParser, result_name: str) -> None:
+    """A bench script's entry point: ``run`` on the command line's options, the result written to
+    ``bench/results/<result_name>`` unless it says "skipped", and printed."""
+    result = run(parser.parse_args())
+    if "skipped" not in result:
+        write_result(result_name, result)
+    print(json.dumps(result, indent=2))
 
 
 def dev_triplets(folder: Path, size: tuple[int, int] | None, limit: int | None = None) -> Iterator:
