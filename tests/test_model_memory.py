@@ -136,6 +136,25 @@ def test_bf16_autocast_runs_on_the_cpu():
     assert (frame - reference).abs().mean() < 0.05
 
 
+def test_under_autocast_the_correlation_stays_fp32_and_the_map_is_cast_once():
+    g = torch.Generator().manual_seed(3)
+    fmap1, fmap2 = torch.randn(1, 256, 16, 20, generator=g), torch.randn(1, 256, 16, 20, generator=g)
+    context = torch.randn(1, 128, 16, 20, generator=g)
+    attention = ContextAttention(128).eval()
+    plain = CorrelationPyramid(fmap1, fmap2)
+    with torch.no_grad(), torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        pyramid = CorrelationPyramid(fmap1, fmap2)
+        prepared = attention.prepare(context, efficient=False)
+    # The volume is the fp32 one (no per-lookup cast back from bf16, no precision lost) ...
+    assert all(a.dtype == torch.float32 and torch.equal(a, b) for a, b in zip(pyramid.levels, plain.levels))
+    # ... and the attention map is bf16, its transpose (what aggregate multiplies by) contiguous.
+    assert prepared.weights.dtype == torch.bfloat16 and prepared.weights.transpose(1, 2).is_contiguous()
+    with torch.no_grad():
+        exact = attention.prepare(context, efficient=False).weights
+    assert exact.dtype == torch.float32
+    assert torch.allclose(prepared.weights.float(), exact, rtol=1e-2, atol=1e-4)
+
+
 def test_synthesis_in_bands_equals_one_call():
     torch.manual_seed(0)
     model = build_model("afi").eval()

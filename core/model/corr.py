@@ -58,7 +58,10 @@ class CorrelationPyramid:
                  align_corners: bool = True) -> None:
         self.radius = radius
         self.align_corners = align_corners
-        volume = all_pairs_correlation(fmap1.float(), fmap2.float())
+        # In fp32 also under autocast (as RAFT does): a half-precision volume would be cast back to
+        # fp32 by every iteration's grid_sample, and loses the small correlations' precision.
+        with torch.autocast(device_type=fmap1.device.type, enabled=False):
+            volume = all_pairs_correlation(fmap1.float(), fmap2.float())
         self.levels = [volume]
         for _ in range(levels - 1):
             volume = F.avg_pool2d(volume, 2, stride=2)
