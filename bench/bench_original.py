@@ -21,6 +21,8 @@ CPU, ``--threads`` torch threads, at 960x540:
   Both load the same weights, made by the fidelity fixtures' rule (``tests/support/weight_rule.py``,
   seed ``--seed``; GMA's gamma is then about 0.5, so GMA is live), and get the same random frames
   and init flows; the largest difference of their t = 0.5 frames and flows is reported too.
+  ``--ours-dtypes fp32,bf16`` also runs ours under bfloat16 autocast (opt-in, not faithful to the
+  last bits: its differences from the original are reported the same way).
 * ``sgm``: the original ``models/SGM/gen_sgm.py`` script on one real pair (frames 1 and 3 of
   ``--real``, resized to 960x540 by the script) and ours (``run_sgm``, same frames, same
   ``working_size``), both with the same VGG-19 (the rule's ``keys_vgg19.txt`` weights, built before
@@ -63,6 +65,8 @@ FIXTURES = REPO / "tests" / "fixtures"
 X4_TIMES = (0.25, 0.5, 0.75)
 PARTS = ("model", "sgm")
 CHILDREN = ("original-model", "ours-model", "original-sgm", "ours-sgm")
+DTYPES = ("fp32", "bf16")
+"""Precisions our model can run in (``bf16`` = bfloat16 autocast; the original always runs fp32)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -101,9 +105,11 @@ def side_by_side_rows(measured: dict) -> list[dict]:
     rows = []
     model = measured.get("model")
     if model:
-        o, u = model["original"], model["ours"]
-        for what, key in (("model, one in-between", "single"), ("model, x4 (3 in-betweens)", "x4")):
-            rows.append(_row(what, u, o, f"{key}_s", f"{key}_cpu_s"))
+        o = model["original"]
+        for name in (k for k in model if k.startswith("ours")):
+            precision = f", ours {name[5:]} autocast" if name != "ours" else ""
+            for what, key in (("model, one in-between", "single"), ("model, x4 (3 in-betweens)", "x4")):
+                rows.append(_row(what + precision, model[name], o, f"{key}_s", f"{key}_cpu_s"))
     sgm = measured.get("sgm")
     if sgm:
         o, u = sgm["original"], sgm["ours"]
@@ -266,6 +272,7 @@ def child_ours_model(args: argparse.Namespace) -> dict:
     model = build_model("afi")
     model.load_state_dict(state_dict, strict=True)
     model.eval()
+    model.autocast_dtype = None if args.dtype == "fp32" else torch.bfloat16
     w, h = _size(args.size)
     inputs = _inputs(h, w)
     x4, single = _clock(args), _clock(args)
@@ -275,13 +282,18 @@ def child_ours_model(args: argparse.Namespace) -> dict:
                 state = model.estimate(*inputs)
                 frames = {t: model.synthesize(state, t) for t in X4_TIMES}
             if round_ == 0:
-                _save(args.save, "ours", it=frames[0.5], f12=state.flow12)
+                _save(args.save, _ours_name(args.dtype), it=frames[0.5], f12=state.flow12)
             del state, frames
             with single.timed():
                 model.synthesize(model.estimate(*inputs), 0.5)
     return {"x4_runs_s": _rounded(x4.wall), "x4_runs_cpu_s": _rounded(x4.cpu),
             "single_runs_s": _rounded(single.wall), "single_runs_cpu_s": _rounded(single.cpu),
             **_medians("x4", x4), **_medians("single", single)}
+
+
+def _ours_name(dtype: str) -> str:
+    """Report key of our model run in ``dtype`` (``"ours"`` for fp32, else ``"ours_bf16"``)."""
+    return "ours" if dtype == "fp32" else f"ours_{dtype}"
 
 
 def _medians(name: str, clock: Clock) -> dict:
@@ -384,7 +396,7 @@ def _spawn(child: str, args: argparse.Namespace, save: str) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", child, "--afi", str(args.afi),
            "--size", args.size, "--threads", str(args.threads), "--seed", str(args.seed),
            "--repeats", str(args.repeats), "--real", str(args.real), "--preset", args.preset, "--save", save,
-           "--max-wait", str(args.max_wait)]
+           "--max-wait", str(args.max_wait), "--dtype", args.dtype]
     if args.quiet_below is not None:
         cmd += ["--quiet-below", str(args.quiet_below)]
     if args.original_site:
@@ -400,10 +412,10 @@ def _spawn(child: str, args: argparse.Namespace, save: str) -> dict:
     return out
 
 
-def _agreement(folder: str) -> dict | None:
+def _agreement(folder: str, ours: str = "ours") -> dict | None:
     import numpy as np
 
-    paths = [Path(folder) / f"{n}.npz" for n in ("original", "ours")]
+    paths = [Path(folder) / f"{n}.npz" for n in ("original", ours)]
     if not all(p.is_file() for p in paths):
         return None
     a, b = (np.load(p) for p in paths)
@@ -422,6 +434,7 @@ def run(args: argparse.Namespace) -> dict:
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         raise ValueError(f"unknown part(s) {unknown}; choose from {PARTS}")
+    dtypes = _dtypes(args.ours_dtypes)  # refused before the original's minutes of running
     report = {"bench": "original", "date": datetime.datetime.now().isoformat(timespec="seconds"),
               "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
               "machine": machine_info(), "threads": args.threads, "size": args.size, "seed": args.seed,
@@ -434,15 +447,26 @@ def run(args: argparse.Namespace) -> dict:
                                          "original": _spawn("original-sgm", args, save),
                                          "ours": _spawn("ours-sgm", args, save)}
         if "model" in parts:
-            report["measured"]["model"] = {"original": _spawn("original-model", args, save),
-                                           "ours": _spawn("ours-model", args, save),
-                                           "agreement": _agreement(save)}
+            model = report["measured"]["model"] = {"original": _spawn("original-model", args, save)}
+            for dtype in dtypes:
+                name = _ours_name(dtype)
+                model[name] = _spawn("ours-model", argparse.Namespace(**{**vars(args), "dtype": dtype}), save)
+                model["agreement" + name[4:]] = _agreement(save, name)
     report["load_after"] = load_snapshot()
     report["table"] = side_by_side_rows(report["measured"])
     out = write_result(args.out, report)
     print(format_table(report["table"]), file=sys.stderr)
     print(f"wrote {out}", file=sys.stderr)
     return report
+
+
+def _dtypes(text: str) -> list[str]:
+    """The precisions our model runs in, from ``--ours-dtypes`` (``fp32``, ``bf16``)."""
+    dtypes = [d for d in text.split(",") if d]
+    unknown = sorted(set(dtypes) - set(DTYPES))
+    if unknown or not dtypes:
+        raise ValueError(f"--ours-dtypes: unknown or empty {unknown}; choose from {DTYPES}")
+    return dtypes
 
 
 def _commit(path: Path) -> str | None:
@@ -476,7 +500,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-wait", type=float, default=300.0, help="longest wait for --quiet-below, seconds")
     p.add_argument("--timeout", type=float, default=1800.0, help="per child process, seconds")
     p.add_argument("--out", default=str(DEFAULT_OUT))
+    p.add_argument("--ours-dtypes", default="fp32",
+                   help="comma-separated precisions of our model runs: fp32 (faithful), bf16 (autocast)")
     p.add_argument("--child", choices=CHILDREN, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--dtype", choices=DTYPES, default="fp32", help=argparse.SUPPRESS)
     p.add_argument("--save", default=None, help=argparse.SUPPRESS)
     return p
 

@@ -95,6 +95,25 @@ def test_rows_put_each_of_our_figures_beside_the_original(bench):
     assert len(text) == 3 and text[0].split()[:3] == ["what", "ours_s", "original_s"]
 
 
+def test_a_bf16_run_of_ours_gets_its_own_rows_and_bad_precisions_are_refused_first(bench, tmp_path, monkeypatch):
+    original = {"single_s": 60.0, "x4_s": 180.0, "single_cpu_s": 110.0, "x4_cpu_s": 330.0, "peak_rss_mb": 3900.0}
+    ours = {"single_s": 20.0, "x4_s": 30.0, "single_cpu_s": 40.0, "x4_cpu_s": 55.0, "peak_rss_mb": 1500.0}
+    ours_bf16 = {**ours, "x4_s": 18.0}
+    rows = bench.side_by_side_rows({"model": {"original": original, "ours": ours, "agreement": None,
+                                              "ours_bf16": ours_bf16, "agreement_bf16": None}})
+    assert [r["what"] for r in rows] == ["model, one in-between", "model, x4 (3 in-betweens)",
+                                         "model, one in-between, ours bf16 autocast",
+                                         "model, x4 (3 in-betweens), ours bf16 autocast"]
+    assert rows[1]["ratio_s"] == 6.0 and rows[3]["ratio_s"] == 10.0
+    assert bench._dtypes("fp32,bf16") == ["fp32", "bf16"]
+    monkeypatch.setattr(bench, "check_original", lambda path: None)
+    spawned = []
+    monkeypatch.setattr(bench, "_spawn", lambda *a: spawned.append(a) or {})
+    with pytest.raises(ValueError, match="ours-dtypes"):
+        bench.run(bench.build_parser().parse_args(["--afi", str(tmp_path), "--ours-dtypes", "fp16"]))
+    assert spawned == []  # refused before the original ran
+
+
 def test_scatter_shim_means_and_sums_per_label(bench):
     shim = bench._scatter_shim()
     labels = torch.tensor([2, 0, 2, 2, 0])
