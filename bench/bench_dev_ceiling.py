@@ -38,7 +38,6 @@ Writes ``bench/results/dev_ceiling.json``.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -48,7 +47,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import dev_set_parser, dev_triplets, environment, image_quality, lpips_model, main
+from common import against_baselines, dev_set_parser, dev_triplets, environment, image_quality, lpips_model, main
 
 SETS = (("colour", (960, 540)), ("lineart", None))
 ORACLE_TIMES = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -140,14 +139,9 @@ def run(args: argparse.Namespace) -> dict:
                 for key, value in zip(("psnr", "ssim", "lpips"), image_quality(to_tensor(image, "cpu"), gt, lpips)):
                     if value is not None:
                         entry[key].append(value)
-        dis = np.array(scores["dis"]["psnr"])
         for method, s in scores.items():
-            p = np.array(s["psnr"])
-            rows.append({"set": name, "size": "960x540" if size else "native", "triplets": len(p), "method": method,
-                         "psnr": round(float(p.mean()), 2), "vs_dis_db": round(float((p - dis).mean()), 2),
-                         "ssim": round(statistics.mean(s["ssim"]), 4),
-                         "lpips": round(statistics.mean(s["lpips"]), 4) if s["lpips"] else "unavailable",
-                         "won_vs_dis": round(float(np.mean(p > dis)), 2)})
+            rows.append({"set": name, "size": "960x540" if size else "native", "triplets": len(s["psnr"]),
+                         "method": method, **against_baselines(s, scores["dis"], scores["cross-fade"])})
     return {"bench": "dev_ceiling", "environment": environment(), "lpips_note": lpips_note, "table": rows,
             "timing_oracle_times": chosen_times}
 

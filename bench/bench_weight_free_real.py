@@ -187,7 +187,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, dev_set_parser, dev_triplets, environment, image_quality, lpips_model, main
+from common import (RESULTS_DIR, against_baselines, dev_set_parser, dev_triplets, environment, image_quality,
+                    lpips_model, main)
 
 METHODS = ("blend", "dis", "weight-free")
 SETS = (("colour", (960, 540)), ("lineart", None))
@@ -216,20 +217,10 @@ def score_sets(args: argparse.Namespace) -> tuple[list[dict], str]:
                 for key, value in zip(("psnr", "ssim", "lpips"), image_quality(to_tensor(out, "cpu"), gt, lpips)):
                     if value is not None:
                         scores[m][key].append(value)
-        dis, cross = np.array(scores["dis"]["psnr"]), np.array(scores["blend"]["psnr"])
         for m in METHODS:
-            p = np.array(scores[m]["psnr"])
-            rows.append({
-                "set": name, "size": "960x540" if size else "native", "triplets": len(p), "method": m,
-                "psnr": round(float(p.mean()), 2), "ssim": round(statistics.mean(scores[m]["ssim"]), 4),
-                "lpips": round(statistics.mean(scores[m]["lpips"]), 4) if scores[m]["lpips"] else "unavailable",
-                "won_vs_dis": round(float(np.mean(p > dis)), 2),
-                "worst_vs_crossfade_db": round(float(np.min(p - cross)), 2),
-                "below_crossfade_minus_0.5db": int(np.sum(p < cross - 0.5)),
-                "lpips_above_crossfade": (int(np.sum(np.array(scores[m]["lpips"]) > np.array(scores["blend"]["lpips"])))
-                                          if scores[m]["lpips"] else "unavailable"),
-                "s_per_inbetween": round(statistics.median(scores[m]["s"]), 3),
-            })
+            rows.append({"set": name, "size": "960x540" if size else "native", "triplets": len(scores[m]["psnr"]),
+                         "method": m, **against_baselines(scores[m], scores["dis"], scores["blend"]),
+                         "s_per_inbetween": round(statistics.median(scores[m]["s"]), 3)})
     return rows, note
 
 

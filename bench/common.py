@@ -180,6 +180,26 @@ def dev_triplets(folder: Path, size: tuple[int, int] | None, limit: int | None =
         yield entry.load().resized(size)
 
 
+def against_baselines(scores: dict[str, list[float]], dis: dict[str, list[float]],
+                      cross_fade: dict[str, list[float]]) -> dict:
+    """One method's per-triplet ``{"psnr", "ssim", "lpips"}`` lists summarised against the DIS warp
+    and the cross-fade of the same triplets (issue 14's measures): means, share of triplets won
+    against DIS in PSNR, worst PSNR against the cross-fade, how many triplets fall more than
+    0.5 dB below it and how many have a higher LPIPS than it ("unavailable" without LPIPS)."""
+    p, d, c = (np.array(x["psnr"]) for x in (scores, dis, cross_fade))
+    has_lpips = bool(scores["lpips"]) and bool(cross_fade["lpips"])
+    return {
+        "psnr": round(float(p.mean()), 2), "vs_dis_db": round(float((p - d).mean()), 2),
+        "ssim": round(float(np.mean(scores["ssim"])), 4),
+        "lpips": round(float(np.mean(scores["lpips"])), 4) if scores["lpips"] else "unavailable",
+        "won_vs_dis": round(float(np.mean(p > d)), 2),
+        "worst_vs_crossfade_db": round(float(np.min(p - c)), 2),
+        "below_crossfade_minus_0.5db": int(np.sum(p < c - 0.5)),
+        "lpips_above_crossfade": (int(np.sum(np.array(scores["lpips"]) > np.array(cross_fade["lpips"])))
+                                  if has_lpips else "unavailable"),
+    }
+
+
 def lpips_model():
     """``(LPIPS model or None, one-line note)``: LPIPS v0.1 AlexNet when its weights resolve offline,
     else None and why (a bench reports it, it does not stop)."""

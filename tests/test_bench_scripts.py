@@ -1,6 +1,7 @@
 """Bench scripts that have something to get right besides timing: bench_memory's random pair state
-(its ``synthesis`` path), the prepared GPU run (bench/gpu_check.sh, on a CPU here), and
-bench_classical_flows' in-between formula, and bench_dev_ceiling's oracles.
+(its ``synthesis`` path), the prepared GPU run (bench/gpu_check.sh, on a CPU here),
+bench_classical_flows' in-between formula, bench_dev_ceiling's oracles and the dev-set summary of
+bench/common.py.
 
 No timing is checked (timings live in the benches).
 """
@@ -103,3 +104,16 @@ def test_dev_ceiling_oracles_recover_a_known_motion_and_the_best_time(tmp_path):
     best, t_best = bench.timing_oracle(lambda t: seen.append(t) or np.full((2, 2, 3), t), lambda im: -abs(im[0, 0, 0] - 0.6))
     assert t_best == 0.6 and best[0, 0, 0] == 0.6 and set(bench.ORACLE_TIMES) <= set(seen)
     assert "skipped" in bench.run(bench.build_parser().parse_args(["--data", str(tmp_path)]))
+
+
+def test_dev_set_summary_counts_triplets_against_the_cross_fade_and_dis():
+    common = load_bench("common")
+    dis = {"psnr": [20.0, 30.0, 25.0], "ssim": [0.8, 0.9, 0.85], "lpips": [0.2, 0.1, 0.15]}
+    cross_fade = {"psnr": [19.0, 26.0, 25.2], "ssim": [0.7, 0.8, 0.8], "lpips": [0.3, 0.2, 0.10]}
+    ours = {"psnr": [21.0, 29.0, 24.6], "ssim": [0.8, 0.9, 0.9], "lpips": [0.1, 0.2, 0.12]}
+    row = common.against_baselines(ours, dis, cross_fade)
+    assert row["psnr"] == 24.87 and row["vs_dis_db"] == -0.13 and row["won_vs_dis"] == 0.33
+    assert row["worst_vs_crossfade_db"] == -0.6 and row["below_crossfade_minus_0.5db"] == 1
+    assert row["lpips_above_crossfade"] == 1  # 0.12 > 0.10; 0.2 is not above 0.2
+    no_lpips = common.against_baselines({**ours, "lpips": []}, dis, {**cross_fade, "lpips": []})
+    assert no_lpips["lpips"] == "unavailable" and no_lpips["lpips_above_crossfade"] == "unavailable"
