@@ -32,6 +32,15 @@ DIS itself 27.19 ; 22.26):
 (A first run, 15:00 UTC, before the motion correction at t of ``core.weightfree.align``: weight-free
 +0.59 ; +0.20, timing oracle +1.60 ; +0.34; the oracles from the truth identical.)
 
+Issue 14 item 1 per triplet (run of 2026-12-03 17:02 UTC, same figures as above, with the counts
+of :func:`common.against_baselines`): triplets with an LPIPS above the cross-fade's, colour ; line
+art: weight-free 1 ; 10, timing oracle 0 ; 6, linear motion from the truth 1-2 ; 7-8, two-sided
+truth flows 0 ; 1. **On line art even the true constant-speed motion has a higher LPIPS than the
+cross-fade on 7 of 31 triplets**: "no LPIPS above the cross-fade on any triplet" needs the
+motion's bend and timing, not a better constant-speed motion. The worst colour triplet against the
+cross-fade (weight-free -2.32 dB, anidoc sample4 f0008-10) stays -0.88 dB below it even at the
+best of five times t'; with the truth's position at t it is above it (+1.11 / +0.34 dB).
+
 Usage: ``python bench/bench_dev_ceiling.py [--data .../real_anime_dev] [--limit N] [--threads 2]``
 Writes ``bench/results/dev_ceiling.json``.
 """
