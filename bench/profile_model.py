@@ -11,7 +11,7 @@ innermost range it ran in. Prints, and writes to ``bench/results/profile_model.j
 Random weights (``bench_model._model``), random frames and init flow (``bench_model._inputs``);
 profiling slows a run down by some percent, so compare shares, not seconds, with other benches.
 
-Usage: ``python bench/profile_model.py [--size 960x540] [--threads 2] [--top 25]``
+Usage: ``python bench/profile_model.py [--size 960x540] [--threads 2] [--top 25] [--dtype fp32|bf16]``
 """
 from __future__ import annotations
 
@@ -129,6 +129,7 @@ def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     w, h = (int(v) for v in args.size.lower().split("x"))
     model = bench_model._model("afi")
+    model.autocast_dtype = None if args.dtype == "fp32" else torch.bfloat16
     inputs = bench_model._inputs(h, w)
     with torch.no_grad():
         bench_model._run(model, inputs, (0.5,))  # warm-up outside the profile
@@ -143,7 +144,8 @@ def run(args: argparse.Namespace) -> dict:
     stages, ops = attribute(prof.events())
     total = sum(stages.values())
     out = {
-        "bench": "profile_model", "size": args.size, "threads": args.threads, "machine": machine_info(),
+        "bench": "profile_model", "size": args.size, "threads": args.threads, "dtype": args.dtype,
+        "machine": machine_info(),
         "load": load_snapshot(), "x4_wall_s_profiled": round(wall, 3), "self_cpu_total_s": round(total, 3),
         "stages": [{"stage": k, "self_cpu_s": round(v, 3), "share_pct": round(100 * v / total, 1)}
                    for k, v in sorted(stages.items(), key=lambda kv: -kv[1])],
@@ -159,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="960x540", help="WxH")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--top", type=int, default=25, help="operators listed")
+    p.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32", help="bf16: bfloat16 autocast")
     p.add_argument("--out", default=str(BENCH_DIR / "results" / "profile_model.json"))
     return p
 
