@@ -146,6 +146,51 @@ session of 2026-12-03 15:00-15:40 UTC, cached flows, then a full run; from 27.79
   130 px synthetic motion 22.5 -> 18.5 dB: a figure's own outline is such a spread, and it turns to
   ghosts there; the boy of 72105_388 gets ghosts, not wholeness. Left out.
 
+The hypotheses' mix (session of 2026-12-03 17:00-17:40 UTC; in-betweens and maps of the three
+hypotheses cached per dev triplet, then mixed; mean PSNR dB / SSIM / LPIPS colour ; line art, from
+27.79 / 0.9407 / 0.0806 ; 22.50 / 0.8493 / 0.1247, LPIPS above the cross-fade on 1 ; 10):
+
+* the boy of 72105_388 had a hole through his torso because the fused and seeded hypotheses' warps
+  *agree* there: both show the background. The plain DIS hypothesis alone keeps him whole, but its
+  warps agree no better, so the mix never chose it. Each hypothesis' forward-backward inconsistency
+  (capped at 20 px) brought to t along its motion and added to its disagreement
+  (``INCONSISTENCY_COST`` per px) tells them apart: cost 0.002: 27.80 / 0.9407 / 0.0803 ; 22.50 /
+  0.8492 / 0.1243; 0.01: 27.80 / 0.9406 / 0.0798 ; 22.48 / 0.8482 / 0.1230 (the hole mostly
+  stays); **0.02 (kept)**: 27.79 / 0.9404 / 0.0796 ; 22.46 / 0.8475 / 0.1222, LPIPS above
+  the cross-fade on 1 ; 9 (hole closed; the walker of 74302_1349 comes out darker and more
+  present); 0.03: 27.78 / 0.9403 / 0.0796 ; 22.46 / 0.8470 / 0.1221 (1 ; 11); 0.05: 27.75 / 0.9402 /
+  0.0797 ; 22.44 / 0.8463 / 0.1220 (1 ; 11). The full run (below) gives 0.02 slightly different
+  figures: the inconsistency is capped before it is warped to t, not after;
+* larger mixing windows without it (box 61, 91, 151, 251 px, one weight per picture): 27.83-27.84 ;
+  22.53-22.57 at 61-151 px, wins 64 % ; 90 %, LPIPS within 0.0006 of 31 px at 61-91 and worse
+  above (line-art LPIPS above the cross-fade on 10-12); the boy's hole stays; with the
+  inconsistency at 91 px: 27.78-27.81 ; 22.47-22.50, LPIPS 0.0799-0.0800 ; 0.1226-0.1231 (11 ; 11),
+  the hole only partly closed. A window chosen by how badly the best hypothesis explains the
+  frames (31 px below 0.05, 91 px above 0.15): 27.84 / 0.9409 / 0.0805 ; 22.54 / 0.8497 / 0.1245.
+  Left out: the PSNR moves by noise-level amounts and the hole stays;
+* temperature 0.01 / 0.04 at 91 px: 27.81 / 27.85 ; 22.52 / 22.56, LPIPS above the cross-fade on 9 /
+  12 line-art triplets: left out;
+* the motion's roughness at t (Sobel magnitude, capped at 20) as the cost instead, 0.002 / 0.01
+  per unit: 27.79 / 27.78 ; 22.50 / 22.48, LPIPS 0.0804 / 0.0801 ; 0.1243 / 0.1229; at 91 px (0.01,
+  0.03) it leaves the hole: left out;
+* where neither frame's splatted coverage reaches a pixel at t (its motion is pure hole filling),
+  fading to the cross-fade: 27.80 / 0.9408 / 0.0805 ; 22.50 / 0.8493 / 0.1247: such pixels are
+  rare (the boy's are seen by both frames, with the wrong content), no visible change: left out;
+* a global mix of the in-between and the cross-fade (a quarter to three quarters of the
+  cross-fade) raises the LPIPS of every line-art triplet whose LPIPS is above the cross-fade's
+  (ghosts); darkening the lines (gamma 1.5 / 2 on the in-between) gives 0.1312 / 0.1458 and 17 / 22
+  such triplets: left out.
+
+Full run with the inconsistency in the mix (2026-12-03 17:37 UTC, nothing else of ours running, 2
+threads; ``bench/results/weight_free_real.json``): colour 27.78 dB / SSIM 0.9403 / LPIPS 0.0800,
+wins 57 %, worst -2.36 dB against the cross-fade; line art 22.46 / 0.8474 / 0.1224, wins 87 %,
+worst +0.06 dB, LPIPS above the cross-fade on 1 colour and 10 line-art triplets (DIS: 1 and 10).
+2.18 s per colour and 0.57 s per line-art in-between (DIS warp 0.093 / 0.027 s; the machine ran
+slower than in the 15:33 run, when the DIS warp took 0.083 s). So against the 15:33 run: PSNR
+-0.01 ; -0.04 dB, SSIM -0.0004 ; -0.0019, LPIPS -0.0006 ; -0.0023 (the mean LPIPS is what eyes
+agree with on the named pairs). Synthetic cartoons (``bench_weight_free.py --count 4``, kept in
+``bench/results/weight_free_synthetic.json``): moderate 28.36 -> 28.42, large 27.39 -> 27.35.
+
 How far better motion could go on this set is measured by ``bench/bench_dev_ceiling.py`` (oracles
 that see the true in-between): the artist's timing is worth 1.0 dB on colour, and on line art even
 constant-speed motion taken from the truth stays below DIS + 1.0 dB.

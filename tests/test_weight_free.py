@@ -326,6 +326,31 @@ def test_mix_hypotheses_hedges_where_neither_explains_better():
     assert np.allclose(mixed[:, 50:], 0.0, atol=1e-6) and np.allclose(mixed[:, :10], 0.5)
 
 
+def test_where_two_hypotheses_warp_alike_the_one_with_consistent_flows_takes_the_pixel():
+    from comfyui_animeinterp.core.weightfree.blend import (HYPOTHESIS_TEMPERATURE, INCONSISTENCY_COST, mix_hypotheses,
+                                                          synthesize)
+
+    # Horizontal stripes: any sideways motion warps them the same, so the warps cannot tell a
+    # right motion (none) from a wrong one (6 px right both ways: 12 px forward-backward gap).
+    rows = (np.arange(48, dtype=np.float32) % 8 < 4).astype(np.float32)
+    frame = np.repeat(np.repeat(rows[:, None], 80, axis=1)[..., None], 3, axis=2)
+    still = torch.zeros(1, 2, 48, 80)
+    torn = still.clone()
+    torn[:, 0] = 6.0
+    result_still, cost_still = synthesize(frame, frame, still, still, 0.5)
+    result_torn, cost_torn = synthesize(frame, frame, torn, torn, 0.5)
+    assert np.allclose(result_still, frame, atol=1e-5) and np.allclose(result_torn, frame, atol=1e-5)
+    inner = (slice(None), slice(20, 60))  # away from the border the torn warps clamp at
+    assert np.allclose(cost_still[inner], 0.0, atol=1e-5)
+    assert np.allclose(cost_torn[inner], INCONSISTENCY_COST * 12.0, atol=1e-3)
+    # any two in-betweens mixed with these costs: the consistent hypothesis' one wins, the torn one
+    # keeps a share of 1 / (1 + e^(12 px x cost / temperature))
+    mine, other = np.zeros_like(frame), np.ones_like(frame)
+    torn_share = 1.0 / (1.0 + np.exp(12.0 * INCONSISTENCY_COST / HYPOTHESIS_TEMPERATURE))
+    assert torn_share < 1e-3
+    assert np.allclose(mix_hypotheses([other, mine], [cost_torn, cost_still])[inner], torn_share, rtol=0.05)
+
+
 def test_refinement_keeps_plain_and_seeded_dis_as_alternative_hypotheses():
     import cv2
 

@@ -17,7 +17,7 @@ No pixel is forward-splatted; only the *motion* is (so the output has no splat h
    blend, never fragments.
 4. **Several hypotheses.** Given further pairs of flows (the refiner's plain and seeded DIS flows),
    steps 1-3 run for each, and the in-betweens are mixed per pixel by how well each motion explains
-   the frames (:func:`mix_hypotheses`).
+   the frames and how consistent its flows are there (:func:`mix_hypotheses`).
 
 Measured on the real development set (``bench/bench_weight_free_real.py``; figures in its
 docstring). The learned synthesis (GridNet) lives in ``core.model``.
@@ -101,17 +101,22 @@ def fill_holes(values: np.ndarray, mass: np.ndarray) -> np.ndarray:
     return fill.astype(np.float32)
 
 
-def motion_at(flow_13: torch.Tensor, flow_31: torch.Tensor, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def motion_at(flow_13: torch.Tensor, flow_31: torch.Tensor, t: float,
+              inconsistency: tuple[torch.Tensor, torch.Tensor] | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The motion (frame 1 -> frame 3, px) of what is at each pixel at time ``t``, holes filled,
     and how visible each end frame is there.
 
     Args:
         flow_13, flow_31: ``(1, 2, H, W)`` float32.
+        inconsistency: both flows' :func:`scaled_inconsistency` if already computed.
     Returns:
         motion ``float32 (2, H, W)``; visibility of frame 1 and of frame 3, ``float32 (H, W)`` in
         [0, 1] (:func:`visibility`).
     """
-    error13, error31 = scaled_inconsistency(flow_13, flow_31), scaled_inconsistency(flow_31, flow_13)
+    if inconsistency is None:
+        inconsistency = scaled_inconsistency(flow_13, flow_31), scaled_inconsistency(flow_31, flow_13)
+    error13, error31 = inconsistency
     z13, z31 = splat_priority(flow_13, error13), splat_priority(flow_31, error31)
     top = max(float(z13.max()), float(z31.max()))
     imp13, imp31 = (z13 - top).clamp_min(-700.0).exp(), (z31 - top).clamp_min(-700.0).exp()
@@ -137,6 +142,16 @@ def splat_priority(flow_ab: torch.Tensor, inconsistency: torch.Tensor) -> torch.
     background)."""
     speed = (flow_ab * flow_ab).sum(dim=1, keepdim=True).sqrt()
     return (MOTION_PRIORITY * speed - inconsistency).double()
+
+
+def inconsistency_at(inconsistency: tuple[torch.Tensor, torch.Tensor], motion: np.ndarray, t: float
+                     ) -> np.ndarray:
+    """Both flows' forward-backward inconsistency (``(1, 1, H, W)`` each, px) brought to time t
+    along ``motion`` (as the frames are, :func:`.warp.warp_both`) and blended by time: how
+    unreliable the flows are that put each pixel there, ``float32 (H, W)``."""
+    error13, error31 = (np.ascontiguousarray(e[0, 0].float().numpy()) for e in inconsistency)
+    at1, at3 = warp_both(error13, error31, motion, t)  # (H, W) in, (H, W) out
+    return (1.0 - t) * at1 + t * at3
 
 
 def visibility(coverage: np.ndarray) -> np.ndarray:
@@ -171,10 +186,12 @@ def synthesize(frame1: np.ndarray, frame3: np.ndarray, flow_13: torch.Tensor, fl
         frame1, frame3: ``float32 (H, W, 3)`` in [0, 1].
         flow_13, flow_31: ``(1, 2, H, W)`` float32 px, on the CPU.
     Returns:
-        the in-between ``float32 (H, W, 3)`` and the warped frames' disagreement ``float32 (H, W)``
-        (``|w1 - w3|`` summed over RGB, in [0, 3]: how badly this motion explains the frames).
+        the in-between ``float32 (H, W, 3)`` and its cost ``float32 (H, W)``: how badly this motion
+        explains the frames, the warped frames' disagreement (``|w1 - w3|`` summed over RGB, in
+        [0, 3]) plus :data:`INCONSISTENCY_COST` per px of the flows' inconsistency at t.
     """
-    motion, vis1, vis3 = motion_at(flow_13, flow_31, t)
+    inconsistency = scaled_inconsistency(flow_13, flow_31), scaled_inconsistency(flow_31, flow_13)
+    motion, vis1, vis3 = motion_at(flow_13, flow_31, t, inconsistency)
     checkpoint("synthesis", 1, 4)
     w1, w3 = warp_both(frame1, frame3, motion, t)
     checkpoint("synthesis", 2, 4)
@@ -187,23 +204,29 @@ def synthesize(frame1: np.ndarray, frame3: np.ndarray, flow_13: torch.Tensor, fl
     both = np.minimum(vis1, vis3)
     conf = (motion_confidence(frame1, frame3, w1, w3) * both + (1.0 - both))[..., None]
     crossfade = (1.0 - t) * frame1 + t * frame3
-    return conf * moved + (1.0 - conf) * crossfade, cv2.absdiff(w1, w3).sum(axis=2)
+    cost = cv2.absdiff(w1, w3).sum(axis=2) + INCONSISTENCY_COST * inconsistency_at(inconsistency, motion, t)
+    return conf * moved + (1.0 - conf) * crossfade, cost
 
 
 HYPOTHESIS_WINDOW = 31
-"""Side (px) of the box window over which the hypotheses' disagreements are compared (:func:`mix_hypotheses`)."""
+"""Side (px) of the box window over which the hypotheses' costs are compared (:func:`mix_hypotheses`)."""
 HYPOTHESIS_TEMPERATURE = 0.02
-"""Difference of box-averaged disagreement (RGB sum, range 3) that shifts the mix by a factor e."""
+"""Difference of box-averaged cost (RGB sum, range 3) that shifts the mix by a factor e."""
+INCONSISTENCY_COST = 0.02
+"""Cost per px of forward-backward inconsistency at t (capped at :data:`MAX_INCONSISTENCY` px) added
+to a hypothesis' disagreement: a few px outweigh any difference of the warps' agreement, so the
+mix takes the hypothesis whose flows agree both ways first. Where two warps agree on the wrong
+thing (both show the background through a torn figure), only the flows' inconsistency tells."""
 
 
-def mix_hypotheses(results: list[np.ndarray], disagreements: list[np.ndarray]) -> np.ndarray:
+def mix_hypotheses(results: list[np.ndarray], costs: list[np.ndarray]) -> np.ndarray:
     """In-betweens ``float32 (H, W, 3)`` of several flow hypotheses mixed per pixel by a softmax of
-    how well each one's motion explains the frames (minus its warped frames' disagreement
-    ``(H, W)``, box-averaged over :data:`HYPOTHESIS_WINDOW`, over :data:`HYPOTHESIS_TEMPERATURE`):
-    one that explains a region clearly better takes it, and where none does, their mean hedges (it
-    scores better than any one of them, and holds no fragments)."""
+    how well each one's motion explains the frames (minus its cost ``(H, W)`` from :func:`synthesize`,
+    box-averaged over :data:`HYPOTHESIS_WINDOW`, over :data:`HYPOTHESIS_TEMPERATURE`): one that
+    explains a region clearly better takes it, and where none does, their mean hedges (it scores
+    better than any one of them, and holds no fragments)."""
     box = (HYPOTHESIS_WINDOW, HYPOTHESIS_WINDOW)
-    score = np.stack([cv2.blur(d, box) for d in disagreements]) / HYPOTHESIS_TEMPERATURE
+    score = np.stack([cv2.blur(c, box) for c in costs]) / HYPOTHESIS_TEMPERATURE
     weight = np.exp(-np.minimum(score - score.min(axis=0, keepdims=True), 50.0))
     weight /= weight.sum(axis=0, keepdims=True)
     return (weight[..., None] * np.stack(results)).sum(axis=0)
@@ -238,8 +261,8 @@ def blend_at(frame1: torch.Tensor, frame3: torch.Tensor, flow_13: torch.Tensor, 
     for i in range(frame1.shape[0]):
         a = np.ascontiguousarray(frame1[i].detach().float().cpu().permute(1, 2, 0).numpy())
         b = np.ascontiguousarray(frame3[i].detach().float().cpu().permute(1, 2, 0).numpy())
-        results, disagreements = zip(*(synthesize(a, b, cpu(f13, i), cpu(f31, i), t)
-                                         for f13, f31 in ((flow_13, flow_31), *alternatives)))
-        result = results[0] if len(results) == 1 else mix_hypotheses(list(results), list(disagreements))
+        results, costs = zip(*(synthesize(a, b, cpu(f13, i), cpu(f31, i), t)
+                               for f13, f31 in ((flow_13, flow_31), *alternatives)))
+        result = results[0] if len(results) == 1 else mix_hypotheses(list(results), list(costs))
         out.append(torch.from_numpy(np.ascontiguousarray(result)).permute(2, 0, 1))
     return torch.stack(out).to(frame1.device).clamp(0, 1)
