@@ -214,7 +214,7 @@ HYPOTHESIS_TEMPERATURE = 0.02
 """Difference of box-averaged cost (RGB sum, range 3) that shifts the mix by a factor e."""
 INCONSISTENCY_COST = 0.02
 """Cost per px of forward-backward inconsistency at t (capped at :data:`MAX_INCONSISTENCY` px) added
-to a hypothesis' disagreement: a few px outweigh any difference of the warps' agreement, so the
+to a hypothesis' disagreement: a few px outweigh most differences of the warps' agreement, so the
 mix takes the hypothesis whose flows agree both ways first. Where two warps agree on the wrong
 thing (both show the background through a torn figure), only the flows' inconsistency tells."""
 
