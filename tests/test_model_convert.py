@@ -125,7 +125,7 @@ def test_afi_files_with_optimizer_and_counter_scheduler(tmp_path, afi_original, 
     model = load_model(dst)
     assert model.variant == "afi" and not model.training
     with pytest.raises(InputError, match="CUDA"):
-        load_model(dst, dtype=torch.float16)  # half precision is autocast on CUDA only
+        load_model(dst, dtype=torch.float16)  # fp16 is autocast on CUDA only
     gamma = afi_original["flownet.update_block.aggregator.gamma"]
     assert torch.equal(model.flow_net.update.aggregator.gamma, gamma)
 

@@ -68,7 +68,8 @@ def test_loader_lists_loads_caches_and_releases(fake_comfy, model_file):
     assert isinstance(model, LearnedInterpolator) and model.variant == "afi" and not model.training
     assert model.animeinterp_source.endswith("tiny-afi.safetensors")
     assert loader.load("tiny-afi.safetensors", "afi", "cpu", "fp32")[0] is model  # cached between runs
-    assert loader.load("tiny-afi.safetensors", "auto", "auto", "bf16")[0].autocast_dtype is None  # CPU: fp32
+    assert loader.load("tiny-afi.safetensors", "auto", "auto", "bf16")[0].autocast_dtype == torch.bfloat16
+    assert loader.load("tiny-afi.safetensors", "auto", "auto", "fp16")[0].autocast_dtype is None  # CPU: fp32
     with pytest.raises(WeightsError, match="'afi' model"):
         loader.load("tiny-afi.safetensors", "animeinterp", "auto", "fp32")
 
@@ -86,6 +87,7 @@ def test_loader_validation(fake_comfy):
     assert "neither" in v("missing.safetensors", "auto", "auto", "fp32")
     assert v(DEFAULT_WEIGHTS, "rife", "auto", "fp32") is not True
     assert "CUDA" in v(DEFAULT_WEIGHTS, "auto", "cpu", "fp16")
+    assert v(DEFAULT_WEIGHTS, "auto", "cpu", "bf16") is True  # bf16 autocast runs on the CPU too
     if not torch.cuda.is_available():
         assert v(DEFAULT_WEIGHTS, "auto", "cuda", "fp32") is not True
 
