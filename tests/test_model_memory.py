@@ -139,7 +139,7 @@ def test_bf16_autocast_runs_on_the_cpu():
 def test_under_autocast_the_correlation_stays_fp32_and_the_map_is_cast_once():
     g = torch.Generator().manual_seed(3)
     fmap1, fmap2 = torch.randn(1, 256, 16, 20, generator=g), torch.randn(1, 256, 16, 20, generator=g)
-    context = torch.randn(1, 128, 16, 20, generator=g)
+    context = torch.randn(1, 128, 24, 30, generator=g)  # 720 queries: two row blocks of the softmax
     attention = ContextAttention(128).eval()
     plain = CorrelationPyramid(fmap1, fmap2)
     with torch.no_grad(), torch.autocast(device_type="cpu", dtype=torch.bfloat16):
@@ -147,13 +147,18 @@ def test_under_autocast_the_correlation_stays_fp32_and_the_map_is_cast_once():
         prepared = attention.prepare(context, efficient=False)
     # The volume is the fp32 one (no per-lookup cast back from bf16, no precision lost) ...
     assert all(a.dtype == torch.float32 and torch.equal(a, b) for a, b in zip(pyramid.levels, plain.levels))
-    # ... and the attention map is cast to bf16 once, not in every product.
+    # ... and the attention map is bf16 once, not cast in every product, and built without a
+    # whole fp32 copy (the block softmax gives what softmax of the whole similarity would).
     assert prepared.weights.dtype == torch.bfloat16
+    with torch.no_grad(), torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        query, key = attention.queries_keys(context)
+        whole = torch.matmul(query, key.transpose(1, 2)).float().softmax(dim=-1).to(torch.bfloat16)
+    assert torch.allclose(prepared.weights.float(), whole.float(), rtol=1e-2, atol=1e-3)
     with torch.no_grad():
         exact = attention.prepare(context, efficient=False)
     assert exact.weights.dtype == torch.float32
     assert torch.allclose(prepared.weights.float(), exact.weights, rtol=1e-2, atol=1e-4)
-    value = torch.randn(1, 128, 16 * 20, generator=g)
+    value = torch.randn(1, 128, 24 * 30, generator=g)
     with torch.no_grad():
         half, full = prepared.aggregate(value), exact.aggregate(value)
     assert half.shape == full.shape == value.shape and half.dtype == torch.bfloat16

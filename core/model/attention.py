@@ -31,7 +31,8 @@ class ContextAttention(nn.Module):
     """Softmax self-attention map of the context features.
 
     Input: ``(N, C, h, w)`` context features (C = ``dim``).
-    Output: ``(N, h*w, h*w)`` attention, rows (queries) sum to 1.
+    Output: ``(N, h*w, h*w)`` attention, rows (queries) sum to 1: float32, or the autocast dtype
+    when autocast is on and autograd is not needed.
     """
 
     def __init__(self, dim: int = 128) -> None:
@@ -42,6 +43,9 @@ class ContextAttention(nn.Module):
 
     def forward(self, context: torch.Tensor) -> torch.Tensor:
         query, key = self.queries_keys(context)
+        device_type = context.device.type
+        if not query.requires_grad and torch.is_autocast_enabled(device_type):
+            return self._half_map(query, key, torch.get_autocast_dtype(device_type))
         similarity = torch.matmul(query, key.transpose(1, 2)).float()  # softmax in fp32, also under autocast
         if similarity.requires_grad:
             return similarity.softmax(dim=-1)
@@ -51,6 +55,17 @@ class ContextAttention(nn.Module):
             block = similarity[:, start:start + SOFTMAX_ROWS]
             block.copy_(block.softmax(dim=-1))
         return similarity
+
+    @staticmethod
+    def _half_map(query: torch.Tensor, key: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """The map in the autocast ``dtype``, built by row blocks (each block's softmax in fp32):
+        2 bytes per entry at most, where a whole fp32 similarity and its cast would take 6."""
+        n, hw, _ = query.shape
+        weights = torch.empty(n, hw, hw, dtype=dtype, device=query.device)
+        for start in range(0, hw, SOFTMAX_ROWS):
+            block = torch.matmul(query[:, start:start + SOFTMAX_ROWS], key.transpose(1, 2)).float()
+            weights[:, start:start + SOFTMAX_ROWS] = block.softmax(dim=-1)
+        return weights
 
     def queries_keys(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(N, C, h, w)`` context -> scaled queries and keys, both ``(N, h*w, C)``."""
@@ -66,7 +81,8 @@ class ContextAttention(nn.Module):
         weights = self(context)
         device_type = context.device.type
         if torch.is_autocast_enabled(device_type):
-            # Cast once, not in every iteration's product (autocast would copy the whole map each time).
+            # In the autocast dtype once (built so without autograd), not cast again by every
+            # iteration's product (autocast would copy the whole map each time).
             weights = weights.to(torch.get_autocast_dtype(device_type))
         return FullAttention(weights)
 
