@@ -32,14 +32,19 @@ DIS itself 27.19 ; 22.26):
 (A first run, 15:00 UTC, before the motion correction at t of ``core.weightfree.align``: weight-free
 +0.59 ; +0.20, timing oracle +1.60 ; +0.34; the oracles from the truth identical.)
 
-Issue 14 item 1 per triplet (run of 2026-12-03 17:02 UTC, same figures as above, with the counts
-of :func:`common.against_baselines`): triplets with an LPIPS above the cross-fade's, colour ; line
-art: weight-free 1 ; 10, timing oracle 0 ; 6, linear motion from the truth 1-2 ; 7-8, two-sided
-truth flows 0 ; 1. **On line art even the true constant-speed motion has a higher LPIPS than the
+Issue 14 item 1 per triplet (run of 2026-12-03 18:03 UTC, after the consistency term in the
+hypotheses' mix: weight-free +0.59 ; +0.21, timing oracle +1.60 ; +0.37, the oracles from the truth
+as above; with the counts of :func:`common.against_baselines` and each triplet's PSNR per method in
+``per_triplet_psnr``): triplets with an LPIPS above the cross-fade's, colour ; line art:
+weight-free 1 ; 10, timing oracle 0 ; 5, linear motion from the truth 1-2 ; 7-8, two-sided truth
+flows 0 ; 1 (the 17:02 run, before that term: 1 ; 10 and timing oracle 0 ; 6). **On line art even the true constant-speed motion has a higher LPIPS than the
 cross-fade on 7 of 31 triplets**: "no LPIPS above the cross-fade on any triplet" needs the
 motion's bend and timing, not a better constant-speed motion. The worst colour triplet against the
 cross-fade (weight-free -2.32 dB, anidoc sample4 f0008-10) stays -0.88 dB below it even at the
-best of five times t'; with the truth's position at t it is above it (+1.11 / +0.34 dB).
+best of five times t'; with the truth's position at t it is above it (+1.11 / +0.34 dB). Of the
+colour gap between ours and constant-speed motion from the truth (+0.88 dB on average), most is on
+five triplets: anidoc sample3 f0006-08 +1.53, sample4 f0004-06 +2.09, f0006-08 +2.65, f0008-10
++3.47 and onepiece f0100-06 +2.09 dB, where the drawn in-between is not at the linear midpoint.
 
 Usage: ``python bench/bench_dev_ceiling.py [--data .../real_anime_dev] [--limit N] [--threads 2]``
 Writes ``bench/results/dev_ceiling.json``.
@@ -136,23 +141,26 @@ def run(args: argparse.Namespace) -> dict:
     cv2.setNumThreads(args.threads)
     lpips, lpips_note = lpips_model()
     interp = build_interpolator(None)
-    rows, chosen_times = [], {}
+    rows, chosen_times, per_triplet = [], {}, []
     for name, size in SETS:
         scores: dict[str, dict[str, list[float]]] = {}
         for tri in dev_triplets(args.data / name, size, args.limit):
             gt = to_tensor(tri.frame2, "cpu")
             images, t_best = in_betweens(interp, tri, lambda image, gt=gt: float(psnr(to_tensor(image, "cpu"), gt)[0]))
             chosen_times.setdefault(name, []).append(t_best)
+            psnrs = {}
             for method, image in images.items():
                 entry = scores.setdefault(method, {"psnr": [], "ssim": [], "lpips": []})
                 for key, value in zip(("psnr", "ssim", "lpips"), image_quality(to_tensor(image, "cpu"), gt, lpips)):
                     if value is not None:
                         entry[key].append(value)
+                psnrs[method] = round(entry["psnr"][-1], 2)
+            per_triplet.append({"set": name, "triplet": tri.name, "psnr": psnrs})
         for method, s in scores.items():
             rows.append({"set": name, "size": "960x540" if size else "native", "triplets": len(s["psnr"]),
                          "method": method, **against_baselines(s, scores["dis"], scores["cross-fade"])})
     return {"bench": "dev_ceiling", "environment": environment(), "lpips_note": lpips_note, "table": rows,
-            "timing_oracle_times": chosen_times}
+            "timing_oracle_times": chosen_times, "per_triplet_psnr": per_triplet}
 
 
 if __name__ == "__main__":
