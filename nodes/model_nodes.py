@@ -13,6 +13,7 @@ import torch
 from ..core.clip.render import refine_clip, synthesize_pair
 from ..core.clip.schedule import parse_times
 from ..core.errors import InputError, WeightsError
+from ..core.model.interpolator import runs_on
 from ..core.pipeline import evenly_spaced_times
 from ..core.sgm.clip import ClipFlows
 from . import comfy_env, model_cache
@@ -28,8 +29,6 @@ VARIANT_CHOICES = ["auto", "afi", "animeinterp"]
 DEVICE_CHOICES = ["auto", "cpu", "cuda"]
 FLOW_SCALE_CHOICES = ["auto", "1", "0.5", "0.25"]
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-RUNS_IN = {"cuda": (torch.float32, torch.float16, torch.bfloat16), "cpu": (torch.float32, torch.bfloat16)}
-"""The dtypes the model runs in on each device type (half ones under autocast; other types: fp32)."""
 DEFAULT_WEIGHTS = "afi-atd12k-style"
 MODEL_CONVERTERS = {"afi", "animeinterp"}
 
@@ -132,8 +131,8 @@ class LoadAnimeInterpModel:
             return "device 'cuda' was chosen but no CUDA GPU is available"
         if dtype is not None and dtype not in DTYPES:
             return f"unknown dtype {dtype!r}; choose one of {list(DTYPES)}"
-        if device == "cpu" and dtype == "fp16":
-            return "fp16 runs only on CUDA; choose bf16 or fp32 for the CPU"
+        if device == "cpu" and dtype in DTYPES and not runs_on(DTYPES[dtype], "cpu"):
+            return f"{dtype} runs only on CUDA; choose bf16 or fp32 for the CPU"
         return True
 
     @classmethod
@@ -150,7 +149,7 @@ class LoadAnimeInterpModel:
         torch_dtype = DTYPES.get(dtype)
         if torch_dtype is None:
             raise InputError(f"unknown dtype {dtype!r}; choose one of {list(DTYPES)}")
-        if torch_dtype not in RUNS_IN.get(torch_device.type, (torch.float32,)):
+        if not runs_on(torch_dtype, torch_device.type):
             log.warning("AnimeInterp: %s does not run on %s; the model runs in fp32", dtype, torch_device)
             torch_dtype = torch.float32
         path = model_cache.resolve(weights, download=bool(download), show_progress=True)

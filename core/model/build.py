@@ -13,7 +13,7 @@ from ..errors import InputError, WeightsError
 from ..weights.finite import require_finite
 from .compat import CHECKPOINT_COMPAT, CheckpointCompat
 from .flow_scale import FlowScale, check_flow_scale
-from .interpolator import AUTOCAST_DTYPES, CPU_AUTOCAST_DTYPES, LearnedInterpolator
+from .interpolator import AUTOCAST_DTYPES, LearnedInterpolator, runs_on
 from .memory import Budget
 from .variants import VARIANTS
 
@@ -64,15 +64,17 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
     Raises:
         WeightsError: unreadable file, foreign format, unknown variant, missing / unexpected /
             mis-shaped keys (all listed), NaN or infinite values (the tensors named).
-        InputError: float16 on a non-CUDA device, an unsupported dtype or memory option.
+        InputError: a dtype that does not run on ``device`` (:func:`.interpolator.runs_on`), an
+            unsupported dtype or memory option.
     """
     from safetensors.torch import load_file
 
     device = torch.device(device)
     if dtype != torch.float32 and dtype not in AUTOCAST_DTYPES:
         raise InputError(f"dtype must be torch.float32, float16 or bfloat16, got {dtype}")
-    if dtype in AUTOCAST_DTYPES and device.type != "cuda" and dtype not in CPU_AUTOCAST_DTYPES:
-        raise InputError(f"{dtype} runs only on CUDA (autocast); use torch.float32 or bfloat16 on {device.type}")
+    if not runs_on(dtype, device.type):
+        raise InputError(f"{dtype} does not run on {device.type} (float16 is autocast on CUDA only, bfloat16 "
+                         "on CUDA or the CPU); use torch.float32")
 
     meta = read_metadata(path)
     if meta.get("format") != WEIGHTS_FORMAT:

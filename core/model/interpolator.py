@@ -85,6 +85,14 @@ AUTOCAST_DTYPES = (torch.float16, torch.bfloat16)
 CPU_AUTOCAST_DTYPES = (torch.bfloat16,)
 """Autocast dtypes that run on the CPU (float16 is CUDA only)."""
 
+
+def runs_on(dtype: torch.dtype, device_type: str) -> bool:
+    """Whether the model runs in ``dtype`` on a ``device_type`` device: float32 everywhere, the
+    :data:`AUTOCAST_DTYPES` under autocast on CUDA, bfloat16 also on the CPU, nothing else."""
+    if dtype == torch.float32:
+        return True
+    return dtype in {"cuda": AUTOCAST_DTYPES, "cpu": CPU_AUTOCAST_DTYPES}.get(device_type, ())
+
 Time = float | torch.Tensor
 
 
@@ -310,10 +318,9 @@ class LearnedInterpolator(nn.Module):
         return self.render(state, t), state.flow12, state.flow21, state.init12_low, state.init21_low
 
     def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
-        """Autocast to :attr:`autocast_dtype` on ``device`` (CPU: bfloat16 only, else fp32)."""
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        if device.type == "cpu" and self.autocast_dtype not in CPU_AUTOCAST_DTYPES:
+        """Autocast to :attr:`autocast_dtype` on ``device`` where it runs there (:func:`runs_on`),
+        else fp32."""
+        if self.autocast_dtype is None or not runs_on(self.autocast_dtype, device.type):
             return contextlib.nullcontext()
         return torch.autocast(device_type=device.type, dtype=self.autocast_dtype)
 
