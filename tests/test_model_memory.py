@@ -280,3 +280,26 @@ def test_in_place_prelu_follows_a_changed_slope_and_works_on_inference_weights()
     act.load_state_dict({"weight": torch.tensor([0.1])})
     with torch.inference_mode():
         assert torch.equal(prelu(act, x.clone(), owned=True), act(x))
+
+
+@pytest.mark.parametrize("norm", ["instance", "none"])
+def test_encoder_and_feature_pyramid_in_place_give_the_recorded_values(norm):
+    """Without autograd the encoder's residual sums and the pyramid's PReLUs run in place: the same
+    bits as with autograd recording (out of place), and the input is left alone."""
+    from comfyui_animeinterp.core.model.encoder import FeatureEncoder
+    from comfyui_animeinterp.core.model.features import FeaturePyramid
+
+    torch.manual_seed(0)
+    encoder, pyramid = FeatureEncoder(norm).eval(), FeaturePyramid().eval()
+    for module in pyramid.modules():
+        if isinstance(module, torch.nn.PReLU):
+            module.weight.data.uniform_(0.05, 0.3)
+    x = torch.rand(2, 3, 64, 96, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    kept = x.clone()
+    with torch.enable_grad():
+        recorded = (encoder(x), *pyramid(x))
+    assert all(r.requires_grad for r in recorded)
+    with torch.inference_mode():
+        fast = (encoder(x), *pyramid(x))
+    assert torch.equal(x, kept)
+    assert all(torch.equal(a, b.detach()) for a, b in zip(fast, recorded))

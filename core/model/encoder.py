@@ -49,7 +49,9 @@ class ResidualBlock(nn.Module):
         y = self.relu(self.norm2(self.conv2(y)))
         if self.shortcut_conv is not None:
             x = self.shortcut_norm(self.shortcut_conv(x))
-        return self.relu(x + y)
+        if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
+            return self.relu(x + y)
+        return self.relu(y.add_(x))  # same values; no fresh full-size tensor (ReLU saved y for autograd)
 
 
 class FeatureEncoder(nn.Module):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .gridnet import prelu
+
 
 class PyramidLevel(nn.Module):
     """conv3x3 (stride s) -> PReLU -> conv3x3 -> PReLU."""
@@ -23,7 +25,8 @@ class PyramidLevel(nn.Module):
         self.act2 = nn.PReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act2(self.conv2(self.act1(self.conv1(x))))
+        # the convolutions' outputs are nobody else's: PReLU may run in place on them
+        return prelu(self.act2, self.conv2(prelu(self.act1, self.conv1(x), owned=True)), owned=True)
 
 
 class FeaturePyramid(nn.Module):
