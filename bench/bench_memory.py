@@ -15,6 +15,9 @@ parent samples the child's peak resident set size.
   size (flows and both feature pyramids): the synthesis peak at 4K in minutes, without the
   estimate (whose exact global attention takes about 25 minutes there on 2 CPU cores).
 
+``--allocator reuse`` runs each child's work inside ``core.allocator.reuse_freed_memory`` (as the
+``animeinterp`` command does); the default, ``system``, leaves glibc's defaults (as inside ComfyUI).
+
 Peak RSS is ``VmHWM`` of the child and its descendants from ``/proc/<pid>/status``, sampled every
 10 ms (the high-water mark only grows, so a sample taken shortly before exit holds the peak).
 ``ru_maxrss`` from ``os.wait4`` is not used on Linux: a spawned child inherits the parent's
@@ -133,7 +136,15 @@ DEFAULT_SIZES = "960x540,1920x1080,3840x2160"
 
 
 def _child(args: argparse.Namespace) -> dict:
-    """One in-between on ``args.child``'s path in this process; ``{"seconds", "peak_cuda_mb"}``."""
+    """One in-between on ``args.child``'s path in this process (inside ``--allocator``'s setting,
+    :func:`core.allocator.reuse_freed_memory`); ``{"seconds", "peak_cuda_mb"}``."""
+    from comfyui_animeinterp.core.allocator import reuse_freed_memory
+
+    with reuse_freed_memory(args.allocator == "reuse"):
+        return _child_in_process(args)
+
+
+def _child_in_process(args: argparse.Namespace) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
@@ -212,7 +223,8 @@ def _random_pair_state(h: int, w: int, device: str):
 
 def _child_command(args: argparse.Namespace, path: str, w: int, h: int) -> list[str]:
     cmd = [sys.executable, os.path.abspath(__file__), "--child", path, "--sizes", f"{w}x{h}",
-           "--threads", str(args.threads), "--device", args.device, "--dtype", args.dtype]
+           "--threads", str(args.threads), "--device", args.device, "--dtype", args.dtype,
+           "--allocator", args.allocator]
     for flag in ("correlation", "attention", "memory_budget", "flow_scale", "iterations"):
         value = getattr(args, flag)
         if value is not None:
@@ -244,6 +256,7 @@ def run_paths(args: argparse.Namespace) -> dict:
         "device": args.device,
         "dtype": args.dtype,
         "threads": args.threads,
+        "allocator": args.allocator,
         "correlation": args.correlation or "default",
         "attention": args.attention or "default",
         "memory_budget_gb": args.memory_budget,
@@ -299,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
     p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"), help="learned path autocast")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--allocator", choices=("system", "reuse"), default="system",
+                   help="reuse: the children keep freed memory in the C heap (core.allocator, as the "
+                        "animeinterp command does); system: glibc's defaults (as inside ComfyUI)")
     p.add_argument("--timeout", type=float, default=1800.0, help="per child process, seconds")
     p.add_argument("--child", default=None, choices=PATHS, help=argparse.SUPPRESS)
     cli = p.add_argument_group("--command sweep")

@@ -41,12 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     not handle itself becomes one line on stderr and a non-zero status, never a traceback."""
     import sys
 
+    from ..allocator import allocator_choice, reuse_freed_memory
     from ..errors import AnimeInterpError
     from .faults import fault_message
 
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with reuse_freed_memory(allocator_choice() == "reuse"):  # opt-in: ANIMEINTERP_ALLOCATOR=reuse
+            return int(args.func(args) or 0)
     except AnimeInterpError as e:
         print(f"animeinterp {args.command}: {e}", file=sys.stderr)
         return 2
