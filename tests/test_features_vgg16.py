@@ -49,6 +49,28 @@ def test_layers_are_tapped_by_name_and_unknown_ones_refused():
         net(x, ("relu3_4",))
 
 
+@pytest.mark.parametrize("build", [random_vgg16, random_vgg19])
+def test_taps_equal_the_plain_layer_stack_and_a_tapped_convolution_is_not_overwritten(build):
+    """The ReLUs run in place on their convolutions' outputs except where a convolution is tapped."""
+    net = build(0)
+    x = imagenet_normalise(torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(2)))
+    kept = x.clone()
+    with torch.no_grad():
+        plain, h = [], x
+        for layer in net.features[:12]:  # out-of-place modules, one after the other
+            h = layer(h)
+            plain.append(h)
+        relu1_1, conv2_1, relu2_1, relu3_1 = net(x, ("relu1_1", "conv2_1", "relu2_1", "relu3_1"))
+    assert torch.equal(x, kept)
+    assert torch.equal(relu1_1, plain[1]) and torch.equal(conv2_1, plain[5])
+    assert torch.equal(relu2_1, plain[6]) and torch.equal(relu3_1, plain[11])
+    assert bool((conv2_1 < 0).any())  # the tapped convolution kept its negative values
+    x.requires_grad_(True)
+    (relu1_1,) = net(x, ("relu1_1",))
+    relu1_1.sum().backward()  # autograd accepts the in-place ReLU
+    assert x.grad is not None and bool(x.grad.abs().sum() > 0)
+
+
 def test_hwio_kernels_become_oihw_for_the_same_cross_correlation():
     """Flax ``nn.Conv`` computes out[y, x, o] = Σ in[y+i-1, x+j-1, c] · K[i, j, c, o] (no flip)."""
     rng = np.random.default_rng(0)
