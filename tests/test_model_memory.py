@@ -227,9 +227,9 @@ def test_default_bands_follow_the_memory_budget():
     model = build_model("afi")
     cpu = torch.device("cpu")
     assert len(synthesis_bands(544, 960, model.memory.synthesis_band_pixels(cpu))) == 1  # 960x540: one band
-    assert len(synthesis_bands(1088, 1920, model.memory.synthesis_band_pixels(cpu))) == 4
+    assert len(synthesis_bands(1088, 1920, model.memory.synthesis_band_pixels(cpu))) == 3
     model.set_memory_options(memory_budget="300MB")
-    assert len(synthesis_bands(1088, 1920, model.memory.synthesis_band_pixels(cpu))) > 4
+    assert len(synthesis_bands(1088, 1920, model.memory.synthesis_band_pixels(cpu))) > 3
 
 
 def test_gridnet_consumes_inputs_lazily_with_the_same_values_and_forward_leaves_inputs_alone():

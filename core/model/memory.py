@@ -36,12 +36,13 @@ CPU_BUDGET = 2**30
 all-pairs volume is faster there); 1920x1080 and larger use both linear-memory forms. A fixed
 figure (not the free RAM) keeps CPU runs reproducible and their peak close to linear in the pixels."""
 
-SYNTHESIS_BYTES_PER_PIXEL = 1280
+SYNTHESIS_BYTES_PER_PIXEL = 1024
 """Working memory of synthesis per pixel a band computes, with some room (fp32: warped inputs made
 one level at a time and GridNet's activations; 740-900 B measured at 1920x1080). With the CPU
-default budget, 960x540 is one band and 1920x1080 four. Three bands (1024 B) peaked at 2.26 GB on
-an AMD EPYC and at 2.54 GB on an Intel Xeon (Sapphire Rapids: oneDNN picks other kernels and
-buffers there); four peak at 2.24 GB on the Xeon in the same total time (``bench/bench_memory.py``)."""
+default budget, 960x540 is one band and 1920x1080 three: one in-between peaked at 2.26 GB on an AMD
+EPYC; on an Intel Xeon (Sapphire Rapids) at 2.54 GB until GridNet's sums ran in place, 2.29 GB
+since (``bench/bench_memory.py``). Four bands (1280 B) peak lower (2.24 GB) but repeat more margin
+rows: at 3840x2160 the bands would compute 2.4 times the picture's rows instead of 1.9."""
 
 MIN_BAND_PIXELS = 2**18
 """Smallest default band (a tiny budget would otherwise repeat the margins many times over)."""
@@ -116,8 +117,8 @@ class MemoryOptions:
 
     def synthesis_band_pixels(self, device: torch.device) -> int:
         """Most pixels one synthesis band may compute: the budget's worth at
-        :data:`SYNTHESIS_BYTES_PER_PIXEL` (CPU default: 0.8 MP, so 960x540 is one band and
-        1920x1080 four)."""
+        :data:`SYNTHESIS_BYTES_PER_PIXEL` (CPU default: 1 MP, so 960x540 is one band and
+        1920x1080 three)."""
         return max(MIN_BAND_PIXELS, self.budget_bytes(device) // SYNTHESIS_BYTES_PER_PIXEL)
 
     def plan(self, n: int, h: int, w: int, device: torch.device, attention: bool = True,
