@@ -169,7 +169,7 @@ def test_synthesis_in_bands_equals_one_call():
     torch.manual_seed(0)
     model = build_model("afi").eval()
     g = torch.Generator().manual_seed(0)
-    h, w = 520, 24  # 3 bands of 176 rows (the last one shorter), with 64 rows of context each side
+    h, w = 520, 24  # 3 bands of 176 rows (the last one shorter), with SYNTHESIS_MARGIN rows of context each side
     inputs = (torch.rand(1, 6, h, w, generator=g), torch.randn(1, 64, h, w, generator=g),
               torch.randn(1, 128, h // 2, w // 2, generator=g), torch.randn(1, 192, h // 4, w // 4, generator=g))
     calls = []
@@ -177,7 +177,7 @@ def test_synthesis_in_bands_equals_one_call():
     try:
         with torch.no_grad():
             whole = model.synthesis(*inputs)
-            banded = model.synthesize_in_bands(*inputs, band_pixels=(176 + 2 * 64) * w)
+            banded = model.synthesize_in_bands(*inputs, band_pixels=(176 + 2 * SYNTHESIS_MARGIN) * w)
     finally:
         hook.remove()
     assert calls[0] == h and len(calls) == 4 and max(calls[1:]) < h
@@ -196,12 +196,12 @@ def test_rendering_in_bands_equals_one_band_and_splats_per_band():
     whole = model.synthesize(state, 0.3)
     rows_seen = []
     hook = model.synthesis.tail.register_forward_hook(lambda m, i, out: rows_seen.append(out.shape[2]))
-    model.band_pixels = (100 + 2 * 64) * w  # 4 bands of 100 rows
+    model.band_pixels = (100 + 2 * SYNTHESIS_MARGIN) * w  # 4 bands of 100 rows
     try:
         banded = model.synthesize(state, 0.3)
     finally:
         hook.remove()
-    assert len(rows_seen) == 4 and max(rows_seen) <= 100 + 2 * 64  # GridNet never saw the whole frame
+    assert len(rows_seen) == 4 and max(rows_seen) <= 100 + 2 * SYNTHESIS_MARGIN  # GridNet never saw the whole frame
     assert (banded - whole).abs().max() <= 1e-5
 
 
@@ -303,3 +303,23 @@ def test_encoder_and_feature_pyramid_in_place_give_the_recorded_values(norm):
         fast = (encoder(x), *pyramid(x))
     assert torch.equal(x, kept)
     assert all(torch.equal(a, b.detach()) for a, b in zip(fast, recorded))
+
+
+def test_the_band_margin_covers_gridnets_receptive_field():
+    """Rows farther than the reach from a changed input row come out bit for bit the same; the
+    reach (one row changed at every level) must stay below SYNTHESIS_MARGIN."""
+    torch.manual_seed(0)
+    net = GridNet().eval()
+    g = torch.Generator().manual_seed(4)
+    h, w, row = 256, 8, 128
+    inputs = [torch.rand(1, 6, h, w, generator=g), torch.randn(1, 64, h, w, generator=g),
+              torch.randn(1, 128, h // 2, w // 2, generator=g), torch.randn(1, 192, h // 4, w // 4, generator=g)]
+    changed = [x.clone() for x in inputs]
+    for level, x in enumerate(changed):
+        scale = (1, 1, 2, 4)[level]
+        x[:, :, row // scale] += 10.0
+    with torch.no_grad():
+        moved = (net(*changed) != net(*inputs))[0].any(dim=0).any(dim=-1)  # (H,): rows that changed
+    rows = moved.nonzero().squeeze(1)
+    reach = int(max(row - rows.min(), rows.max() - row))
+    assert 44 <= reach < SYNTHESIS_MARGIN
