@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from comfyui_animeinterp.core.errors import InputError
-from comfyui_animeinterp.core.splat.forward import BandSources, forward_splat, splat_average
+from comfyui_animeinterp.core.splat.forward import forward_splat, splat_average
 
 
 @pytest.mark.parametrize("channels", [1, 3, 32])
@@ -15,7 +15,6 @@ def test_band_equals_rows_of_whole_splat(channels, channels_last):
         values = values.contiguous(memory_format=torch.channels_last)
     flow = 6 * torch.randn(2, 2, 50, 37, generator=g)  # many pixels leave their band or the frame
     summed, weight = forward_splat(values, flow)
-    sources = BandSources(flow)
     for top, bottom in [(0, 10), (7, 31), (40, 50), (49, 50), (0, 50)]:
         band_summed, band_weight = forward_splat(values, flow, rows=(top, bottom))
         assert band_summed.shape == (2, channels, bottom - top, 37)
@@ -23,21 +22,6 @@ def test_band_equals_rows_of_whole_splat(channels, channels_last):
         assert torch.equal(band_weight, weight[:, :, top:bottom])
         if channels_last and channels > 1:
             assert band_summed.is_contiguous(memory_format=torch.channels_last)
-        # sources sorted once by target row find the same pixels, in the same order
-        searched = forward_splat(values, flow, rows=(top, bottom), sources=sources)
-        assert torch.equal(searched[0], band_summed) and torch.equal(searched[1], band_weight)
-
-
-def test_band_sources_are_the_pixels_landing_in_the_band_in_pixel_order():
-    g = torch.Generator().manual_seed(3)
-    flow = 5 * torch.randn(2, 2, 30, 20, generator=g)
-    sources = BandSources(flow)
-    first_row = torch.floor(flow[:, 1]).long() + torch.arange(30).view(1, 30, 1)
-    for top, bottom in [(0, 1), (0, 30), (12, 19), (29, 30)]:
-        expected = ((first_row >= top - 1) & (first_row < bottom)).reshape(-1).nonzero().squeeze(1)
-        assert torch.equal(sources.landing_in(top, bottom), expected)
-    with pytest.raises(InputError, match="band sources"):
-        forward_splat(torch.zeros(1, 3, 30, 20), flow[:1], rows=(0, 5), sources=sources)
 
 
 def test_band_average_matches_and_bands_tile_the_whole():

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from ..splat.forward import BandSources, splat_average
+from ..splat.forward import splat_average
 from .compat import CHECKPOINT_COMPAT, CheckpointCompat
 from .features import FeaturePyramid
 from .flow_scale import FlowScale, check_flow_scale, flow_scale_for, resize_flow, scaled_size, shrink_frames
@@ -287,15 +287,10 @@ class LearnedInterpolator(nn.Module):
         height, width = state.frame1.shape[-2:]
         bands = []
         band_pixels = self.band_pixels or self.memory.synthesis_band_pixels(state.frame1.device)
-        plan = synthesis_bands(height, width, band_pixels)
-        # with several bands, each level's source pixels are sorted by target row once
-        sources = [(BandSources(flow1t), BandSources(flow2t)) if len(plan) > 1 else (None, None)
-                   for _, _, flow1t, flow2t, _ in levels]
-        for band in plan:
+        for band in synthesis_bands(height, width, band_pixels):
             inputs = (_warp_pair(values1, values2, level_flow1t, level_flow2t,
-                                 rows=(band.start // scale, band.stop // scale), sources=level_sources)
-                      for (values1, values2, level_flow1t, level_flow2t, scale), level_sources
-                      in zip(levels, sources, strict=True))
+                                 rows=(band.start // scale, band.stop // scale))
+                      for values1, values2, level_flow1t, level_flow2t, scale in levels)
             bands.append(band.keep(self.synthesis.consume(inputs)))  # warps each level when needed
         return state.padding.crop(bands[0] if len(bands) == 1 else torch.cat(bands, dim=2))
 
@@ -338,12 +333,10 @@ def _pixel_rows(features: torch.Tensor) -> torch.Tensor:
 
 
 def _warp_pair(values1: torch.Tensor, values2: torch.Tensor, flow1t: torch.Tensor, flow2t: torch.Tensor,
-               rows: tuple[int, int] | None = None,
-               sources: tuple[BandSources | None, BandSources | None] = (None, None)) -> torch.Tensor:
-    """Splat both frames' tensors of one level to time t (target ``rows`` only, if given, with the
-    flows' :class:`BandSources` if given) and concatenate them (a GridNet input)."""
-    return torch.cat([splat_average(values1, flow1t, rows, sources[0])[0],
-                      splat_average(values2, flow2t, rows, sources[1])[0]], dim=1)
+               rows: tuple[int, int] | None = None) -> torch.Tensor:
+    """Splat both frames' tensors of one level to time t (target ``rows`` only, if given) and
+    concatenate them (a GridNet input)."""
+    return torch.cat([splat_average(values1, flow1t, rows)[0], splat_average(values2, flow2t, rows)[0]], dim=1)
 
 
 def _as_time(t: Time, like: torch.Tensor) -> Time:

@@ -55,8 +55,8 @@ def _corners(flow: torch.Tensor, height: int, width: int, dump: int):
         yield torch.where(inside, ty * width + tx, torch.full_like(tx, dump)), wgt
 
 
-def forward_splat(values: torch.Tensor, flow: torch.Tensor, rows: tuple[int, int] | None = None,
-                  sources: BandSources | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def forward_splat(values: torch.Tensor, flow: torch.Tensor, rows: tuple[int, int] | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Bilinear summation splatting.
 
     Args:
@@ -66,8 +66,6 @@ def forward_splat(values: torch.Tensor, flow: torch.Tensor, rows: tuple[int, int
         rows: ``(top, bottom)``: only the target rows ``top <= y < bottom`` (a band of the
             result, exactly those rows of the whole result; only the source pixels that land
             there are splatted), or None for the whole picture.
-        sources: for many bands of one splat, :class:`BandSources` of ``flow`` (made once): each
-            band then finds its source pixels without scanning the picture (same result).
 
     Returns:
         ``(summed, weight)``: ``(N, C, R, W)`` splatted values and ``(N, 1, R, W)`` splatted
@@ -81,7 +79,7 @@ def forward_splat(values: torch.Tensor, flow: torch.Tensor, rows: tuple[int, int
         if not 0 <= top < bottom <= height:
             raise InputError(f"rows {rows}: expected 0 <= top < bottom <= {height}")
         if (top, bottom) != (0, height):
-            return _splat_band(values, flow, top, bottom, sources)
+            return _splat_band(values, flow, top, bottom)
     channels_last = values.shape[1] > 1 and values.is_contiguous(memory_format=torch.channels_last)
     splat = _splat_channels_last if channels_last else _splat_channels_first
     return splat(values, flow)
@@ -124,50 +122,16 @@ def _splat_channels_last(values: torch.Tensor, flow: torch.Tensor) -> tuple[torc
     return summed, weight[:pixels].view(n, 1, h, w)
 
 
-class BandSources:
-    """Which source pixels can land in a band of target rows, for the many bands of one splat.
-
-    The first target row of every source pixel (``floor(y + v)``; its bilinear corners reach that
-    row and the next) is computed once and sorted, so that each band finds its sources by binary
-    search: the bands of a 3840x2160 frame no longer scan the whole picture each.
-
-    Args:
-        flow: ``(N, 2, H, W)`` the splat's flow, in the values' dtype (as :func:`forward_splat` uses it).
-    """
-
-    def __init__(self, flow: torch.Tensor) -> None:
-        n, _, h, w = flow.shape
-        first_row = torch.floor(flow[:, 1]).long() + torch.arange(h, device=flow.device).view(1, h, 1)
-        rows, order = torch.sort(first_row.reshape(-1), stable=True)
-        small = torch.int32 if n * h * w < 2**31 and h < 2**30 else torch.int64  # halves their memory
-        self.rows, self.order = rows.to(small), order.to(small)
-        self.shape, self.dtype = (n, h, w), flow.dtype
-
-    def landing_in(self, top: int, bottom: int) -> torch.Tensor:
-        """``(K,)`` int64 indices into ``N * H * W`` of the source pixels whose corners can land in
-        rows ``[top, bottom)``, ascending (pixel order, as ``nonzero`` of a mask gives them)."""
-        bounds = torch.tensor([top - 1, bottom], dtype=self.rows.dtype, device=self.rows.device)
-        start, stop = torch.searchsorted(self.rows, bounds).tolist()
-        return torch.sort(self.order[start:stop].long()).values
-
-
-def _splat_band(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int,
-                sources: BandSources | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _splat_band(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Target rows ``[top, bottom)`` only: the source pixels whose corners can land there are
     gathered (in pixel order) and splatted pixel-row-wise; every target receives the same
     contributions in the same order as in the whole-picture splat, so the values are identical."""
     n, c, h, w = values.shape
     rows_in_band = bottom - top
-    if sources is not None and sources.dtype != flow.dtype:
-        sources = None  # made from the flow in another precision: its rows may differ, scan instead
-    if sources is None:
-        first_row = torch.floor(flow[:, 1]).long() + torch.arange(h, device=flow.device).view(1, h, 1)
-        lands = (first_row >= top - 1) & (first_row < bottom)  # row y0 or y0 + 1 is in the band
-        source = lands.reshape(-1).nonzero().squeeze(1)  # (K,) indices into N * H * W, ascending
-    else:
-        if sources.shape != (n, h, w):
-            raise InputError(f"band sources of a {sources.shape} flow do not fit values {tuple(values.shape)}")
-        source = sources.landing_in(top, bottom)
+    first_row = torch.floor(flow[:, 1]).long() + torch.arange(h, device=flow.device).view(1, h, 1)
+    lands = (first_row >= top - 1) & (first_row < bottom)  # row y0 or y0 + 1 is in the band
+    source = lands.reshape(-1).nonzero().squeeze(1)  # (K,) indices into N * H * W, ascending
     pixels = values.permute(0, 2, 3, 1).reshape(n * h * w, c)[source]  # (K, C)
     motion = flow.permute(0, 2, 3, 1).reshape(n * h * w, 2)[source]  # (K, 2)
     sample, within = source // (h * w), source % (h * w)
@@ -189,14 +153,14 @@ def _splat_band(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int,
     return summed, weight[:dump].view(n, 1, rows_in_band, w)
 
 
-def splat_average(values: torch.Tensor, flow: torch.Tensor, rows: tuple[int, int] | None = None,
-                  sources: BandSources | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def splat_average(values: torch.Tensor, flow: torch.Tensor, rows: tuple[int, int] | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Splat and normalise: ``summed / weight`` where ``weight > 0``, else 0.
 
-    ``rows`` and ``sources`` as in :func:`forward_splat`. Returns ``(warped (N, C, R, W), weight (N, 1, R, W))``.
+    ``rows`` as in :func:`forward_splat`. Returns ``(warped (N, C, R, W), weight (N, 1, R, W))``.
     Without autograd the division is done in place (no extra full-size temporaries).
     """
-    summed, weight = forward_splat(values, flow, rows, sources)
+    summed, weight = forward_splat(values, flow, rows)
     covered = weight > 0
     divisor = torch.where(covered, weight, torch.ones_like(weight))
     if summed.requires_grad:
