@@ -7,6 +7,7 @@ This is the per-frame half of matching: along a clip each frame is described onc
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable, Literal
 
@@ -83,7 +84,16 @@ def vgg_segment_features(
         frame: ``uint8`` RGB ``(H, W, 3)``.
         labels: ``int32 (H, W)``.
     """
-    return pool_features(vgg_features(vgg, frame, device), labels, num_labels)
+    with _ONE_VGG_AT_A_TIME:
+        return pool_features(vgg_features(vgg, frame, device), labels, num_labels)
+
+
+_ONE_VGG_AT_A_TIME = threading.Lock()
+"""The two frames of a pair are described on two threads (:func:`..concurrency.run_pair`): their
+segmentations overlap, but their VGG forwards take turns. Each forward already uses every torch
+thread, and two at once held both frames' activations: the SGM of a real 960x540 pair peaked at
+1.39 GB, taking turns at 1.08-1.17 GB in 3.9-4.0 s instead of 3.8 s (everything one frame after the
+other: 0.90 GB in 4.5 s; ``ru_maxrss`` of ``bench_original.py``'s ours-sgm child, Intel Xeon)."""
 
 
 COLOUR_BINS = 16
