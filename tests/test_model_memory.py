@@ -227,9 +227,13 @@ def test_default_bands_follow_the_memory_budget():
     model = build_model("afi")
     cpu = torch.device("cpu")
     assert len(synthesis_bands(544, 960, model.memory.synthesis_band_pixels(cpu))) == 1  # 960x540: one band
-    assert len(synthesis_bands(1088, 1920, model.memory.synthesis_band_pixels(cpu))) == 3
-    model.set_memory_options(memory_budget="300MB")
-    assert len(synthesis_bands(1088, 1920, model.memory.synthesis_band_pixels(cpu))) > 3
+    assert len(synthesis_bands(1088, 1920, model.memory.synthesis_band_pixels(cpu, 1088 * 1920))) == 3
+    uhd = 2160 * 3840  # the default's bands grow with a large picture: a sixth of it
+    assert model.memory.synthesis_band_pixels(cpu, uhd) == uhd // 6
+    assert len(synthesis_bands(2160, 3840, model.memory.synthesis_band_pixels(cpu, uhd))) == 9
+    model.set_memory_options(memory_budget="300MB")  # a budget set by the caller is kept to
+    assert len(synthesis_bands(1088, 1920, model.memory.synthesis_band_pixels(cpu, 1088 * 1920))) > 3
+    assert model.memory.synthesis_band_pixels(cpu, uhd) == 300 * 2**20 // 1024
 
 
 def test_gridnet_consumes_inputs_lazily_with_the_same_values_and_forward_leaves_inputs_alone():

@@ -286,7 +286,7 @@ class LearnedInterpolator(nn.Module):
             levels.append((level1, level2, flow_to_level(flow1t, h, w), flow_to_level(flow2t, h, w), scale))
         height, width = state.frame1.shape[-2:]
         bands = []
-        band_pixels = self.band_pixels or self.memory.synthesis_band_pixels(state.frame1.device)
+        band_pixels = self.band_pixels or self.memory.synthesis_band_pixels(state.frame1.device, height * width)
         for band in synthesis_bands(height, width, band_pixels):
             inputs = (_warp_pair(values1, values2, level_flow1t, level_flow2t,
                                  rows=(band.start // scale, band.stop // scale))
