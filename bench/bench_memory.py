@@ -15,8 +15,9 @@ parent samples the child's peak resident set size.
   size (flows and both feature pyramids): the synthesis peak at 4K in minutes, without the
   estimate (whose exact global attention takes about 25 minutes there on 2 CPU cores).
 
-``--allocator reuse`` runs each child's work inside ``core.allocator.reuse_freed_memory`` (as the
-``animeinterp`` command does); the default, ``system``, leaves glibc's defaults (as inside ComfyUI).
+``--allocator reuse`` runs each child's work inside ``core.allocator.reuse_freed_memory`` (as
+``ANIMEINTERP_ALLOCATOR=reuse`` makes the ``animeinterp`` command do); the default, ``system``, leaves
+glibc's defaults (as inside ComfyUI); ``system,reuse`` measures both side by side in one run.
 
 Peak RSS is ``VmHWM`` of the child and its descendants from ``/proc/<pid>/status``, sampled every
 10 ms (the high-water mark only grows, so a sample taken shortly before exit holds the peak).
@@ -140,6 +141,8 @@ def _child(args: argparse.Namespace) -> dict:
     :func:`core.allocator.reuse_freed_memory`); ``{"seconds", "peak_cuda_mb"}``."""
     from comfyui_animeinterp.core.allocator import reuse_freed_memory
 
+    if args.allocator not in ("system", "reuse"):
+        raise SystemExit(f"--allocator: expected system, reuse or system,reuse; got {args.allocator!r}")
     with reuse_freed_memory(args.allocator == "reuse"):
         return _child_in_process(args)
 
@@ -232,24 +235,36 @@ def _child_command(args: argparse.Namespace, path: str, w: int, h: int) -> list[
     return cmd
 
 
+def _finish_row(row: dict, measured: dict) -> dict:
+    """``row`` with the child's own report (seconds, CUDA peak) or its error; printed as it comes."""
+    if measured["returncode"] == 0 and measured.get("stdout"):
+        row.update(json.loads(measured["stdout"].strip().splitlines()[-1]))
+    elif "stderr_tail" in measured:
+        row["error"] = measured["stderr_tail"].strip().splitlines()[-1:]
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    return row
+
+
 def run_paths(args: argparse.Namespace) -> dict:
     """Peak RSS / seconds / peak CUDA memory per (size, path), each in a fresh child process."""
     import torch
 
     rows = []
+    allocators = args.allocator.split(",")
+    if not allocators or set(allocators) - {"system", "reuse"}:
+        raise SystemExit(f"--allocator: expected system, reuse or system,reuse; got {args.allocator!r}")
     for w, h in _sizes(args.sizes):
         for path in args.paths.split(","):
             if path not in PATHS:
                 raise SystemExit(f"unknown path {path!r}; expected some of {PATHS}")
-            measured = measure(_child_command(args, path, w, h), args.timeout, capture_stdout=True)
-            row = {"path": path, "size": f"{w}x{h}", "peak_rss_mb": measured["peak_rss_mb"],
-                   "process_wall_s": measured["wall_s"], "returncode": measured["returncode"]}
-            if measured["returncode"] == 0 and measured.get("stdout"):
-                row.update(json.loads(measured["stdout"].strip().splitlines()[-1]))
-            elif "stderr_tail" in measured:
-                row["error"] = measured["stderr_tail"].strip().splitlines()[-1:]
-            rows.append(row)
-            print(json.dumps(row), file=sys.stderr, flush=True)
+            for allocator in allocators:  # side by side in one run: the machine's drift cancels
+                command = _child_command(argparse.Namespace(**{**vars(args), "allocator": allocator}), path, w, h)
+                measured = measure(command, args.timeout, capture_stdout=True)
+                row = {"path": path, "size": f"{w}x{h}", "peak_rss_mb": measured["peak_rss_mb"],
+                       "process_wall_s": measured["wall_s"], "returncode": measured["returncode"]}
+                if len(allocators) > 1:
+                    row["allocator"] = allocator
+                rows.append(_finish_row(row, measured))
     return {
         "bench": "memory",
         "what": "one in-between per child process; learned = AFI with random weights (estimate + synthesize)",
@@ -312,9 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
     p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"), help="learned path autocast")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--allocator", choices=("system", "reuse"), default="system",
-                   help="reuse: the children keep freed memory in the C heap (core.allocator, as the "
-                        "animeinterp command does); system: glibc's defaults (as inside ComfyUI)")
+    p.add_argument("--allocator", default="system",
+                   help="system (glibc's defaults, as inside ComfyUI), reuse (the children keep freed memory "
+                        "in the C heap, core.allocator, as ANIMEINTERP_ALLOCATOR=reuse makes the command do), "
+                        "or system,reuse (both, side by side)")
     p.add_argument("--timeout", type=float, default=1800.0, help="per child process, seconds")
     p.add_argument("--child", default=None, choices=PATHS, help=argparse.SUPPRESS)
     cli = p.add_argument_group("--command sweep")
