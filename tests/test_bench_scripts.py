@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from argparse import Namespace
 
+import pytest
+
 import numpy as np
 import torch
 from comfyui_animeinterp.core.model import build_model
@@ -37,12 +39,18 @@ def test_random_pair_state_has_the_shapes_and_formats_of_an_estimate():
     assert model.synthesize(fake, 0.5).shape == (1, 3, h, w)
 
 
-def test_synthesis_child_reports_seconds():
+@pytest.mark.parametrize("allocator", ["system", "reuse"])
+def test_synthesis_child_reports_seconds(allocator):
+    from comfyui_animeinterp.core.allocator import is_reusing
+
     bench = load_bench("bench_memory")
     args = Namespace(child="synthesis", sizes="136x132", threads=1, device="cpu", dtype="fp32",
-                     memory_budget=None, correlation=None, attention=None, iterations=None)
+                     memory_budget=None, correlation=None, attention=None, iterations=None, allocator=allocator)
     result = bench._child(args)
     assert result["seconds"] >= 0 and result["peak_cuda_mb"] is None
+    assert not is_reusing()  # the child's block is closed
+    with pytest.raises(SystemExit, match="--allocator"):
+        bench._child(Namespace(**{**vars(args), "allocator": "jemalloc"}))
 
 
 def test_gpu_check_script_runs_its_steps_on_a_cpu(tmp_path):
