@@ -10,14 +10,12 @@ from __future__ import annotations
 import sys
 from argparse import Namespace
 
-import pytest
-
 import numpy as np
+import pytest
 import torch
 from comfyui_animeinterp.core.model import build_model
 
 from tests.support.bench_scripts import BENCH, load_bench
-
 
 
 def _layout(x: torch.Tensor) -> tuple:
