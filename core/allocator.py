@@ -2,12 +2,12 @@
 
 glibc's ``malloc`` serves every block above its mmap threshold (at most 32 MiB) with fresh pages
 from the kernel and hands them back on ``free``; each 4 KiB page then faults and is zeroed on first
-touch. The models allocate many such blocks: one GridNet activation at 960x540 is 67 MB, and a
-960x540 in-between of the learned path touched about 2.4 GB of fresh pages (600k page faults,
-0.8-1.0 s of system time in a 2 s in-between on an Intel Xeon). With mmap off and the heap kept,
-freed blocks are reused as they are: one 960x540 in-between of the learned path took 9.6 s instead
-of 11.8 s, but peaked at 1.40 GB instead of 1.16 GB (blocks of different sizes leave holes in the
-heap; ``bench/bench_memory.py --allocator reuse``).
+touch. The models allocate many such blocks: one GridNet activation at 960x540 is 67 MB. With mmap
+off and the heap kept, freed blocks are reused as they are. Side by side in one run on an Intel Xeon
+(``bench/bench_memory.py --allocator system,reuse``), one in-between of the learned path took 14.2 s
+instead of 15.8 s at 960x540, peaking at 1.24 GB instead of 1.15 GB, and at 1920x1080 125.7 s
+instead of 130.7 s, peaking at 2.92 GB instead of 2.25 GB (blocks of different sizes leave holes
+in the heap).
 
 Because it trades memory for speed, it is opt-in: ``ANIMEINTERP_ALLOCATOR=reuse`` makes the
 ``animeinterp`` command run inside it. The setting is process-wide, so it is scoped:

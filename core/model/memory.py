@@ -51,7 +51,8 @@ DEFAULT_BAND_SHARE = 1 / 6
 """With the default budget, a band may hold this share of the picture: memory stays linear in the
 picture, and large pictures repeat fewer margin rows. At 3840x2160 the budget's 1 MP bands computed
 1.6 times the picture's rows (13 bands of 272 rows); bands of the picture's sixth compute 1.4 times
-(9 bands of 344 rows): a 4K synthesis took 99 s instead of 121 s with 1.5 MP bands, Intel Xeon.
+(9 bands of 344 rows): a 4K synthesis took 99 s instead of 121 s with 1.5 MP bands (a throwaway
+timing, Intel Xeon).
 Pictures up to 6 MP (1920x1080 and smaller) keep the budget's bands."""
 
 CUDA_FREE_SHARE = 0.5
