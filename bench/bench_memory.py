@@ -136,14 +136,21 @@ PATHS = ("learned", "weight-free", "synthesis")
 DEFAULT_SIZES = "960x540,1920x1080,3840x2160"
 
 
+def allocators(text: str, single: bool = False) -> list[str]:
+    """``--allocator``: ``system``, ``reuse`` or (not for a child, ``single``) ``system,reuse``."""
+    chosen = text.split(",")
+    if set(chosen) - {"system", "reuse"} or len(chosen) != len(set(chosen)) or (single and len(chosen) > 1):
+        raise SystemExit(f"--allocator: expected system, reuse{'' if single else ' or system,reuse'}; got {text!r}")
+    return chosen
+
+
 def _child(args: argparse.Namespace) -> dict:
     """One in-between on ``args.child``'s path in this process (inside ``--allocator``'s setting,
     :func:`core.allocator.reuse_freed_memory`); ``{"seconds", "peak_cuda_mb"}``."""
     from comfyui_animeinterp.core.allocator import reuse_freed_memory
 
-    if args.allocator not in ("system", "reuse"):
-        raise SystemExit(f"--allocator: expected system, reuse or system,reuse; got {args.allocator!r}")
-    with reuse_freed_memory(args.allocator == "reuse"):
+    (allocator,) = allocators(args.allocator, single=True)
+    with reuse_freed_memory(allocator == "reuse"):
         return _child_in_process(args)
 
 
@@ -250,19 +257,17 @@ def run_paths(args: argparse.Namespace) -> dict:
     import torch
 
     rows = []
-    allocators = args.allocator.split(",")
-    if not allocators or set(allocators) - {"system", "reuse"}:
-        raise SystemExit(f"--allocator: expected system, reuse or system,reuse; got {args.allocator!r}")
+    chosen = allocators(args.allocator)
     for w, h in _sizes(args.sizes):
         for path in args.paths.split(","):
             if path not in PATHS:
                 raise SystemExit(f"unknown path {path!r}; expected some of {PATHS}")
-            for allocator in allocators:  # side by side in one run: the machine's drift cancels
+            for allocator in chosen:  # side by side in one run: the machine's drift cancels
                 command = _child_command(argparse.Namespace(**{**vars(args), "allocator": allocator}), path, w, h)
                 measured = measure(command, args.timeout, capture_stdout=True)
                 row = {"path": path, "size": f"{w}x{h}", "peak_rss_mb": measured["peak_rss_mb"],
                        "process_wall_s": measured["wall_s"], "returncode": measured["returncode"]}
-                if len(allocators) > 1:
+                if len(chosen) > 1:
                     row["allocator"] = allocator
                 rows.append(_finish_row(row, measured))
     return {

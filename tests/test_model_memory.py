@@ -272,7 +272,7 @@ def test_gridnet_consumes_inputs_lazily_with_the_same_values_and_forward_leaves_
 
 
 def test_in_place_prelu_follows_a_changed_slope_and_works_on_inference_weights():
-    from comfyui_animeinterp.core.model.gridnet import prelu
+    from comfyui_animeinterp.core.model.inplace import prelu
 
     x = -torch.ones(4)
     with torch.inference_mode():

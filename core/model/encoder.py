@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from .inplace import add_into
 
 ENCODER_NORMS = ("instance", "none")
 
@@ -49,9 +50,7 @@ class ResidualBlock(nn.Module):
         y = self.relu(self.norm2(self.conv2(y)))
         if self.shortcut_conv is not None:
             x = self.shortcut_norm(self.shortcut_conv(x))
-        if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
-            return self.relu(x + y)
-        return self.relu(y.add_(x))  # same values; no fresh full-size tensor (ReLU saved y for autograd)
+        return self.relu(add_into(y, x))  # y is this block's own (out of place when autograd records)
 
 
 class FeatureEncoder(nn.Module):

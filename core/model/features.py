@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .gridnet import prelu
+from .inplace import prelu
 
 
 class PyramidLevel(nn.Module):

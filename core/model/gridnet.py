@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .inplace import add_into, prelu
+
 
 class ConvBlock(nn.Module):
     """[bilinear x2 ->] PReLU -> conv3x3 (stride) -> PReLU -> conv3x3."""
@@ -44,30 +46,6 @@ class ConvBlock(nn.Module):
         if self.upsample:
             x, owned = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False), True
         return self.conv2(prelu(self.act2, self.conv1(prelu(self.act1, x, owned)), owned=True))
-
-
-def prelu(act: nn.PReLU, x: torch.Tensor, owned: bool) -> torch.Tensor:
-    """``act(x)``, in place when nothing else uses ``x`` (``owned``), no gradient is recorded, ``x``
-    has the slope's dtype and the slope is on the CPU: one slope makes PReLU a leaky ReLU, whose
-    in-place form gives the same values (bit for bit) without a second full-size tensor (GridNet's
-    largest are 64 channels at full resolution). On a GPU, reading the slope (``.item()``) would
-    wait for the device at each of GridNet's 40 activations, so there PReLU stays as it is (memory
-    is bounded by the synthesis bands)."""
-    weight = act.weight
-    recording = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
-    if owned and not recording and act.num_parameters == 1 and x.dtype == weight.dtype and weight.device.type == "cpu":
-        return F.leaky_relu_(x, weight.item())
-    return act(x)
-
-
-def _sum(fresh: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-    """``fresh + other``, into ``fresh`` when no gradient is recorded (``fresh`` must be a tensor
-    nobody else holds, e.g. a block's output). A new full-size tensor costs more than the addition
-    itself on the CPU: its fresh pages fault on first touch (17 ms against 1.5 ms in place for
-    32 x 960x544 floats)."""
-    if torch.is_grad_enabled() and (fresh.requires_grad or other.requires_grad):
-        return fresh + other
-    return fresh.add_(other)
 
 
 class GridNet(nn.Module):
@@ -121,24 +99,24 @@ class GridNet(nn.Module):
         # Nodes are dropped as soon as they are no longer needed (full-resolution ones are large).
         # Every sum's left operand is a fresh block output, so without autograd it takes the sum in
         # place (same values: one addition each, in the original's order; no fresh full-size block).
-        x00 = _sum(self.head_frames(take(), owned), self.head_level1(take(), owned))
-        x01 = _sum(self.lateral01(x00), x00)
-        x10 = _sum(self.down10(x00), self.head_level2(take(), owned))
+        x00 = add_into(self.head_frames(take(), owned), self.head_level1(take(), owned))
+        x01 = add_into(self.lateral01(x00), x00)
+        x10 = add_into(self.down10(x00), self.head_level2(take(), owned))
         del x00
-        x20 = _sum(self.down20(x10), self.head_level3(take(), owned))
-        x11 = _sum(_sum(self.lateral11(x10), x10), self.down11(x01))
+        x20 = add_into(self.down20(x10), self.head_level3(take(), owned))
+        x11 = add_into(add_into(self.lateral11(x10), x10), self.down11(x01))
         del x10
-        x21 = _sum(_sum(self.lateral21(x20), x20), self.down21(x11))
+        x21 = add_into(add_into(self.lateral21(x20), x20), self.down21(x11))
         del x20
-        x24 = _sum(self.lateral24(x21), x21)
+        x24 = add_into(self.lateral24(x21), x21)
         del x21
-        x25 = _sum(self.lateral25(x24), x24)
-        x14 = _sum(self.up14(x24), _sum(self.lateral14(x11), x11))
+        x25 = add_into(self.lateral25(x24), x24)
+        x14 = add_into(self.up14(x24), add_into(self.lateral14(x11), x11))
         del x24, x11
-        x04 = _sum(self.up04(x14), _sum(self.lateral04(x01), x01))
+        x04 = add_into(self.up04(x14), add_into(self.lateral04(x01), x01))
         del x01
-        x15 = _sum(self.up15(x25), _sum(self.lateral15(x14), x14))
+        x15 = add_into(self.up15(x25), add_into(self.lateral15(x14), x14))
         del x25, x14
-        x05 = _sum(self.up05(x15), _sum(self.lateral05(x04), x04))
+        x05 = add_into(self.up05(x15), add_into(self.lateral05(x04), x04))
         del x15, x04
         return self.tail(x05).contiguous()

@@ -40,9 +40,10 @@ SYNTHESIS_BYTES_PER_PIXEL = 1024
 """Working memory of synthesis per pixel a band computes, with some room (fp32: warped inputs made
 one level at a time and GridNet's activations; 740-900 B measured at 1920x1080). With the CPU
 default budget, 960x540 is one band and 1920x1080 three: one in-between peaked at 2.26 GB on an AMD
-EPYC; on an Intel Xeon (Sapphire Rapids) at 2.54 GB until GridNet's sums ran in place, 2.29 GB
-since (``bench/bench_memory.py``). Four bands (1280 B) peak lower (2.24 GB) but repeat more margin
-rows: at 3840x2160 the bands would compute 2.4 times the picture's rows instead of 1.9."""
+EPYC; on an Intel Xeon (Sapphire Rapids) above 2.5 GB until GridNet's sums ran in place, 2.21 GB
+since (``bench/results/memory_960x540_1920x1080_3840x2160_xeon.json``). Four bands (1280 B) peaked
+at 2.13 GB (``memory_960x540_1920x1080_xeon_four_bands.json``) but repeat more margin rows, which
+made 3840x2160 slower."""
 
 MIN_BAND_PIXELS = 2**18
 """Smallest default band (a tiny budget would otherwise repeat the margins many times over)."""

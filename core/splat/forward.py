@@ -42,6 +42,16 @@ def _bilinear_corners(fx: torch.Tensor, fy: torch.Tensor, x: torch.Tensor, y: to
         yield tx0 + dx, ty0 + dy, wgt
 
 
+def _weigher(values: torch.Tensor, flow: torch.Tensor):
+    """``weights -> values * weights`` for one corner after another: into one buffer reused by every
+    corner (fresh full-size buffers page-fault on the CPU), or a new tensor where autograd may
+    record (``values`` or ``flow`` requires grad)."""
+    if values.requires_grad or flow.requires_grad:
+        return lambda weights: values * weights
+    buffer = torch.empty_like(values)
+    return lambda weights: torch.mul(values, weights, out=buffer)
+
+
 def _corners(flow: torch.Tensor, height: int, width: int, dump: int):
     """Yield ``(target index (N, H, W) int64, bilinear weight (N, H, W))`` for the 4 corners.
 
@@ -92,13 +102,11 @@ def _splat_channels_first(values: torch.Tensor, flow: torch.Tensor) -> tuple[tor
     summed = values.new_zeros(n, c, hw + 1)  # the last slot collects dropped targets
     weight = values.new_zeros(n, 1, hw + 1)
     flat_values = values.reshape(n, c, hw)
-    grad = values.requires_grad or flow.requires_grad
-    weighted = None if grad else torch.empty_like(flat_values)  # reused: fresh buffers page-fault
+    weigh = _weigher(flat_values, flow)
     for index, wgt in _corners(flow, h, w, hw):
         index, wflat = index.reshape(n, 1, hw), wgt.reshape(n, 1, hw)
         weight.scatter_add_(2, index, wflat)
-        weighted = flat_values * wflat if grad else torch.mul(flat_values, wflat, out=weighted)
-        summed.scatter_add_(2, index.expand(n, c, hw), weighted)
+        summed.scatter_add_(2, index.expand(n, c, hw), weigh(wflat))
     return summed[:, :, :hw].reshape(n, c, h, w), weight[:, :, :hw].reshape(n, 1, h, w)
 
 
@@ -110,14 +118,12 @@ def _splat_channels_last(values: torch.Tensor, flow: torch.Tensor) -> tuple[torc
     first = (torch.arange(n, device=values.device) * (h * w)).view(n, 1, 1)
     summed = values.new_zeros(pixels + 1, c)  # the last row collects dropped targets
     weight = values.new_zeros(pixels + 1)
-    grad = values.requires_grad or flow.requires_grad
-    weighted = None if grad else torch.empty_like(rows)
+    weigh = _weigher(rows, flow)
     for index, wgt in _corners(flow, h, w, h * w):
         index = torch.where(index < h * w, index + first, pixels).reshape(pixels)
         wflat = wgt.reshape(pixels)
         weight.index_add_(0, index, wflat)
-        weighted = rows * wflat[:, None] if grad else torch.mul(rows, wflat[:, None], out=weighted)
-        summed.index_add_(0, index, weighted)
+        summed.index_add_(0, index, weigh(wflat[:, None]))
     summed = summed[:pixels].view(n, h, w, c).permute(0, 3, 1, 2)
     return summed, weight[:pixels].view(n, 1, h, w)
 
@@ -139,14 +145,12 @@ def _splat_band(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int
     dump = n * band_pixels
     summed = values.new_zeros(dump + 1, c)
     weight = values.new_zeros(dump + 1)
-    grad = values.requires_grad or flow.requires_grad
-    weighted = None if grad else torch.empty_like(pixels)  # reused: fresh buffers page-fault
+    weigh = _weigher(pixels, flow)
     for tx, ty, wgt in _bilinear_corners(motion[:, 0], motion[:, 1], within % w, within // w):
         inside = (tx >= 0) & (tx < w) & (ty >= top) & (ty < bottom)
         index = torch.where(inside, sample * band_pixels + (ty - top) * w + tx, dump)
         weight.index_add_(0, index, wgt)
-        weighted = pixels * wgt[:, None] if grad else torch.mul(pixels, wgt[:, None], out=weighted)
-        summed.index_add_(0, index, weighted)
+        summed.index_add_(0, index, weigh(wgt[:, None]))
     summed = summed[:dump].view(n, rows_in_band, w, c).permute(0, 3, 1, 2)
     if not values.is_contiguous(memory_format=torch.channels_last) or c == 1:
         summed = summed.contiguous()
