@@ -95,3 +95,31 @@ def test_learned_in_betweens_are_byte_identical_on_1_or_n_threads(matched_pair, 
     finally:
         torch.set_num_threads(threads)
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
+
+
+@pytest.mark.parametrize("correlation,attention", [("all-pairs", "full"), ("on-demand", "efficient")])
+def test_learned_model_floats_do_not_depend_on_the_thread_count(correlation, attention):
+    """Every flow and frame value, bit for bit, on 1, 2 or 3 torch threads (not only the 8-bit
+    frames: a float that differs can round to another level on another picture). oneDNN's NCHW
+    1x1 convolution rounds differently with the thread count; the encoder's runs channels_last."""
+    import torch
+    from comfyui_animeinterp.core.model import build_model
+
+    torch.manual_seed(0)
+    model = build_model("afi").eval()
+    model.set_memory_options(correlation, attention)
+    g = torch.Generator().manual_seed(3)
+    frames = [torch.rand(1, 3, 240, 432, generator=g) for _ in range(2)]
+    inits = [5 * torch.randn(1, 2, 240, 432, generator=g) for _ in range(2)]
+    threads = torch.get_num_threads()
+    outputs = []
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            with torch.no_grad():
+                outputs.append(model(*frames, *inits, 0.5)[:3])
+    finally:
+        torch.set_num_threads(threads)
+    for n, run in zip((2, 3), outputs[1:]):
+        for name, a, b in zip(("frame", "flow12", "flow21"), outputs[0], run):
+            assert torch.equal(a, b), f"{name}: 1 and {n} threads differ by {(a - b).abs().max().item():.3g}"

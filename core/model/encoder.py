@@ -74,4 +74,6 @@ class FeatureEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.stem_norm(self.stem(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
-        return self.proj(x)
+        # channels_last: oneDNN's NCHW 1x1 convolution rounds differently with the thread count
+        # (1e-6), which would make the frames depend on it; this one does not.
+        return self.proj(x.contiguous(memory_format=torch.channels_last))
