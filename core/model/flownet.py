@@ -31,7 +31,7 @@ from .corr import CorrelationPyramid, OnDemandCorrelation
 from .encoder import FeatureEncoder
 from .memory import MemoryOptions
 from .padding import CentredPadding
-from .update import UpdateBlock
+from .update import GatesContext, UpdateBlock
 from .upsample import convex_upsample
 
 MIN_FLOW_SIDE = 128
@@ -184,6 +184,7 @@ class FlowNet(nn.Module):
         hidden = torch.tanh(hidden).contiguous(memory_format=ITERATION_LAYOUT)
         context = torch.relu(context).contiguous(memory_format=ITERATION_LAYOUT)
         attention = self.attention.prepare(context, plan.efficient) if self.attention is not None else None
+        context = self.update.prepare(context)
 
         coords0 = coords_grid(n, gh, gw, fmap1.device).contiguous(memory_format=ITERATION_LAYOUT)
         coords1, hidden = self._iterate(coords0, init_low, corr, hidden, context, attention)
@@ -193,7 +194,8 @@ class FlowNet(nn.Module):
         return self._to_full_size(flow, height, width), init_low
 
     def _iterate(self, coords0: torch.Tensor, init_low: torch.Tensor | None,
-                 corr: CorrelationPyramid | OnDemandCorrelation, hidden: torch.Tensor, context: torch.Tensor,
+                 corr: CorrelationPyramid | OnDemandCorrelation, hidden: torch.Tensor,
+                 context: tuple[GatesContext, GatesContext],
                  attention: FullAttention | EfficientAttention | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The recurrent refinement; returns the final coordinates and hidden state."""
         coords1 = coords0
