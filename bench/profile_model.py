@@ -6,7 +6,12 @@ innermost range it ran in. Prints, and writes to ``bench/results/profile_model.j
 
 * ``stages``: seconds per range (self time of the operators inside it, nested ranges apart);
 * ``top_ops``: the operators that took most time, with the range they ran in (e.g. ``aten::bmm`` in
-  the GMA aggregation).
+  the GMA aggregation);
+* ``arithmetic``: the floating-point operations of the estimate and of the whole x4 (convolutions
+  and matrix products, counted by ``torch.utils.flop_counter`` in a separate unprofiled run;
+  elementwise work is not counted), this CPU's fp32 matrix-product rate (one 4096x4096 GEMM, best
+  of 5) and the seconds the x4's products would take at that rate: how far the run is from being
+  bound by arithmetic alone.
 
 Random weights (``bench_model._model``), random frames and init flow (``bench_model._inputs``);
 profiling slows a run down by some percent, so compare shares, not seconds, with other benches.
@@ -125,6 +130,38 @@ def attribute(events) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
     return dict(stages), dict(ops)
 
 
+def gemm_rate_gflops(side: int = 4096, repeats: int = 5) -> float:
+    """This machine's fp32 matrix-product rate: GFLOP/s of the best of ``repeats`` square GEMMs."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(side, side, generator=g), torch.randn(side, side, generator=g)
+    torch.matmul(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * side ** 3 / best / 1e9
+
+
+def arithmetic(model, inputs, gemm_side: int = 4096) -> dict:
+    """GFLOP of the estimate and of the x4 (estimate + 3 synthesize), and the x4's products timed
+    at this CPU's GEMM rate (a bound no schedule of these operations can beat)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        state = model.estimate(*inputs)
+        estimate = counter.get_total_flops()
+        for t in X4_TIMES:
+            model.synthesize(state, t)
+    total = counter.get_total_flops()
+    by_op = {str(op): round(n / 1e9, 1) for op, n in counter.get_flop_counts()["Global"].items()}
+    rate = gemm_rate_gflops(gemm_side)
+    return {"estimate_gflop": round(estimate / 1e9, 1), "x4_gflop": round(total / 1e9, 1),
+            "x4_gflop_by_op": by_op, "gemm_rate_gflops": round(rate, 1),
+            "x4_at_gemm_rate_s": round(total / 1e9 / rate, 2)}
+
+
 def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     w, h = (int(v) for v in args.size.lower().split("x"))
@@ -143,6 +180,7 @@ def run(args: argparse.Namespace) -> dict:
             wall = time.perf_counter() - start
     stages, ops = attribute(prof.events())
     total = sum(stages.values())
+    counted = arithmetic(model, inputs) if args.dtype == "fp32" else None
     out = {
         "bench": "profile_model", "size": args.size, "threads": args.threads, "dtype": args.dtype,
         "machine": machine_info(),
@@ -151,6 +189,7 @@ def run(args: argparse.Namespace) -> dict:
                    for k, v in sorted(stages.items(), key=lambda kv: -kv[1])],
         "top_ops": [{"stage": s, "op": o, "self_cpu_s": round(v, 3), "share_pct": round(100 * v / total, 1)}
                     for (s, o), v in sorted(ops.items(), key=lambda kv: -kv[1])[:args.top]],
+        "arithmetic": counted,
     }
     write_result(args.out, out)
     return out
@@ -175,3 +214,7 @@ if __name__ == "__main__":
     print("top operators:")
     for row in result["top_ops"]:
         print(f"  {row['op']:<36} in {row['stage']:<30} {row['self_cpu_s']:>8.2f} s  {row['share_pct']:>5.1f} %")
+    if result["arithmetic"]:
+        a = result["arithmetic"]
+        print(f"arithmetic: estimate {a['estimate_gflop']} GFLOP, x4 {a['x4_gflop']} GFLOP; fp32 GEMM rate "
+              f"{a['gemm_rate_gflops']} GFLOP/s: the x4's products alone take {a['x4_at_gemm_rate_s']} s at it")

@@ -152,3 +152,15 @@ def test_profile_gives_each_operator_to_its_innermost_range():
     assert ("outer", "aten::bmm") not in ops
     assert set(stages) == {"outer", "inner", "other"}
     assert sum(stages.values()) == pytest.approx(sum(ops.values()))
+
+
+def test_arithmetic_counts_the_estimate_once_and_three_syntheses():
+    profile = load_bench("profile_model")
+    bench_model = load_bench("bench_model")
+    model, inputs = bench_model._model("afi"), bench_model._inputs(128, 160)
+    counted = profile.arithmetic(model, inputs, gemm_side=256)
+    assert 0 < counted["estimate_gflop"] < counted["x4_gflop"]
+    assert counted["x4_gflop"] == pytest.approx(sum(counted["x4_gflop_by_op"].values()), abs=0.2)
+    synthesis = counted["x4_gflop"] - counted["estimate_gflop"]
+    assert synthesis > 0.5 * counted["estimate_gflop"]  # GridNet runs three times, the flow net once
+    assert counted["x4_at_gemm_rate_s"] == pytest.approx(counted["x4_gflop"] / counted["gemm_rate_gflops"], rel=0.02)
