@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from ..splat.forward import splat_average
+from ..splat.forward import splat_average_pair
 from .compat import CHECKPOINT_COMPAT, CheckpointCompat
 from .features import FeaturePyramid
 from .flow_scale import FlowScale, check_flow_scale, flow_scale_for, resize_flow, scaled_size, shrink_frames
@@ -336,7 +336,7 @@ def _warp_pair(values1: torch.Tensor, values2: torch.Tensor, flow1t: torch.Tenso
                rows: tuple[int, int] | None = None) -> torch.Tensor:
     """Splat both frames' tensors of one level to time t (target ``rows`` only, if given) and
     concatenate them (a GridNet input)."""
-    return torch.cat([splat_average(values1, flow1t, rows)[0], splat_average(values2, flow2t, rows)[0]], dim=1)
+    return splat_average_pair(values1, values2, flow1t, flow2t, rows)
 
 
 def _as_time(t: Time, like: torch.Tensor) -> Time:

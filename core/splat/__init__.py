@@ -4,6 +4,6 @@
 * :mod:`.average_numpy` — NumPy, for the coarse flow's per-segment fills.
 """
 from .average_numpy import splat_average_numpy
-from .forward import forward_splat, splat_average
+from .forward import forward_splat, splat_average, splat_average_pair
 
-__all__ = ["forward_splat", "splat_average", "splat_average_numpy"]
+__all__ = ["forward_splat", "splat_average", "splat_average_numpy", "splat_average_pair"]

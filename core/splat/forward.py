@@ -52,6 +52,32 @@ def _weigher(values: torch.Tensor, flow: torch.Tensor):
     return lambda weights: torch.mul(values, weights, out=buffer)
 
 
+BLOCK_BYTES = 8 * 2**20
+"""Size of the weighted block that pixel-row splats add at a time: small enough to be reused from
+the C heap (glibc maps blocks above 32 MB afresh, and each new page faults), where a whole
+weighted copy of a 64-channel 960x544 level takes 133 MB."""
+
+
+def _add_weighted_rows(summed: torch.Tensor, index: torch.Tensor, rows: torch.Tensor,
+                       weights: torch.Tensor) -> None:
+    """``summed[index[i]] += rows[i] * weights[i]`` for every source row ``i``, in source order.
+
+    ``summed (T, C)``, ``index (K,)`` int64, ``rows (K, C)``, ``weights (K,)``. Without autograd the
+    weighted rows are made a block at a time into one small buffer: each target receives the
+    same additions in the same order as from one ``index_add_`` of all rows (same bits).
+    """
+    if rows.requires_grad or weights.requires_grad:
+        summed.index_add_(0, index, rows * weights[:, None])
+        return
+    count, channels = rows.shape
+    block = max(1, BLOCK_BYTES // (channels * rows.element_size()))
+    buffer = rows.new_empty(min(block, count), channels)
+    for start in range(0, count, block):
+        stop = min(start + block, count)
+        weighted = torch.mul(rows[start:stop], weights[start:stop, None], out=buffer[:stop - start])
+        summed.index_add_(0, index[start:stop], weighted)
+
+
 def _corners(flow: torch.Tensor, height: int, width: int, dump: int):
     """Yield ``(target index (N, H, W) int64, bilinear weight (N, H, W))`` for the 4 corners.
 
@@ -84,12 +110,9 @@ def forward_splat(values: torch.Tensor, flow: torch.Tensor, rows: tuple[int, int
     _check(values, flow)
     flow = flow.to(values.dtype)
     height = values.shape[2]
-    if rows is not None:
-        top, bottom = rows
-        if not 0 <= top < bottom <= height:
-            raise InputError(f"rows {rows}: expected 0 <= top < bottom <= {height}")
-        if (top, bottom) != (0, height):
-            return _splat_band(values, flow, top, bottom)
+    top, bottom = _target_rows(height, rows)
+    if (top, bottom) != (0, height):
+        return _splat_band(values, flow, top, bottom)
     channels_last = values.shape[1] > 1 and values.is_contiguous(memory_format=torch.channels_last)
     splat = _splat_channels_last if channels_last else _splat_channels_first
     return splat(values, flow)
@@ -110,29 +133,34 @@ def _splat_channels_first(values: torch.Tensor, flow: torch.Tensor) -> tuple[tor
     return summed[:, :, :hw].reshape(n, c, h, w), weight[:, :, :hw].reshape(n, 1, h, w)
 
 
-def _splat_channels_last(values: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``index_add_`` of whole pixel rows of C values (NHWC): faster for many channels."""
+def _splat_channels_last(values: torch.Tensor, flow: torch.Tensor, summed: torch.Tensor | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``index_add_`` of whole pixel rows of C values (NHWC): faster for many channels.
+
+    ``summed``: optional zeroed ``(N*H*W + 1, C)`` accumulator (may be a strided view) to add into."""
     n, c, h, w = values.shape
     pixels = n * h * w
     rows = values.permute(0, 2, 3, 1).reshape(pixels, c)  # a view for channels_last values
     first = (torch.arange(n, device=values.device) * (h * w)).view(n, 1, 1)
-    summed = values.new_zeros(pixels + 1, c)  # the last row collects dropped targets
+    if summed is None:
+        summed = values.new_zeros(pixels + 1, c)  # the last row collects dropped targets
     weight = values.new_zeros(pixels + 1)
-    weigh = _weigher(rows, flow)
     for index, wgt in _corners(flow, h, w, h * w):
         index = torch.where(index < h * w, index + first, pixels).reshape(pixels)
         wflat = wgt.reshape(pixels)
         weight.index_add_(0, index, wflat)
-        summed.index_add_(0, index, weigh(wflat[:, None]))
+        _add_weighted_rows(summed, index, rows, wflat)
     summed = summed[:pixels].view(n, h, w, c).permute(0, 3, 1, 2)
     return summed, weight[:pixels].view(n, 1, h, w)
 
 
-def _splat_band(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def _splat_band(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int,
+                summed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Target rows ``[top, bottom)`` only: the source pixels whose corners can land there are
     gathered (in pixel order) and splatted pixel-row-wise; every target receives the same
-    contributions in the same order as in the whole-picture splat, so the values are identical."""
+    contributions in the same order as in the whole-picture splat, so the values are identical.
+
+    ``summed``: optional zeroed ``(N*R*W + 1, C)`` accumulator (may be a strided view) to add into."""
     n, c, h, w = values.shape
     rows_in_band = bottom - top
     first_row = torch.floor(flow[:, 1]).long() + torch.arange(h, device=flow.device).view(1, h, 1)
@@ -143,18 +171,68 @@ def _splat_band(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int
     sample, within = source // (h * w), source % (h * w)
     band_pixels = rows_in_band * w
     dump = n * band_pixels
-    summed = values.new_zeros(dump + 1, c)
+    if summed is None:
+        summed = values.new_zeros(dump + 1, c)
     weight = values.new_zeros(dump + 1)
-    weigh = _weigher(pixels, flow)
     for tx, ty, wgt in _bilinear_corners(motion[:, 0], motion[:, 1], within % w, within // w):
         inside = (tx >= 0) & (tx < w) & (ty >= top) & (ty < bottom)
         index = torch.where(inside, sample * band_pixels + (ty - top) * w + tx, dump)
         weight.index_add_(0, index, wgt)
-        summed.index_add_(0, index, weigh(wgt[:, None]))
+        _add_weighted_rows(summed, index, pixels, wgt)
     summed = summed[:dump].view(n, rows_in_band, w, c).permute(0, 3, 1, 2)
     if not values.is_contiguous(memory_format=torch.channels_last) or c == 1:
         summed = summed.contiguous()
     return summed, weight[:dump].view(n, 1, rows_in_band, w)
+
+
+def _target_rows(height: int, rows: tuple[int, int] | None) -> tuple[int, int]:
+    """``rows`` checked against ``height``; the whole picture when None."""
+    if rows is None:
+        return 0, height
+    top, bottom = rows
+    if not 0 <= top < bottom <= height:
+        raise InputError(f"rows {rows}: expected 0 <= top < bottom <= {height}")
+    return top, bottom
+
+
+def splat_average_pair(values1: torch.Tensor, values2: torch.Tensor, flow1: torch.Tensor, flow2: torch.Tensor,
+                       rows: tuple[int, int] | None = None) -> torch.Tensor:
+    """Two frames' :func:`splat_average` results side by side in one tensor: the same values as
+    ``torch.cat([splat_average(values1, flow1, rows)[0], splat_average(values2, flow2, rows)[0]], 1)``.
+
+    Without autograd, for ``channels_last`` values of more than one channel (feature pyramids),
+    both are splatted into the halves of one buffer: no concatenated copy, and a level's warped
+    pair takes half the peak memory. Otherwise the two results are concatenated.
+
+    Args:
+        values1, values2: ``(N, C, H, W)`` tensors to warp; flow1, flow2: their ``(N, 2, H, W)``
+            flows in pixels; rows: target rows as in :func:`forward_splat`.
+
+    Returns:
+        ``(N, 2C, R, W)`` warped values (channels_last when splatted in halves).
+    """
+    for values, flow in ((values1, flow1), (values2, flow2)):
+        _check(values, flow)
+    n, c, h, w = values1.shape
+    top, bottom = _target_rows(h, rows)
+    in_halves = (values1.shape == values2.shape and c > 1 and values1.dtype == values2.dtype
+                 and not any(x.requires_grad for x in (values1, values2, flow1, flow2))
+                 and all(v.is_contiguous(memory_format=torch.channels_last) for v in (values1, values2)))
+    if not in_halves:
+        return torch.cat([splat_average(values1, flow1, rows)[0], splat_average(values2, flow2, rows)[0]], dim=1)
+    targets = n * (bottom - top) * w
+    pair = values1.new_zeros(targets + 1, 2, c)  # the last row collects dropped targets
+    for half, (values, flow) in enumerate(((values1, flow1), (values2, flow2))):
+        summed = pair[:, half]
+        flow = flow.to(values.dtype)
+        if (top, bottom) == (0, h):
+            weight = _splat_channels_last(values, flow, summed)[1].reshape(targets)
+        else:
+            weight = _splat_band(values, flow, top, bottom, summed)[1].reshape(targets)
+        covered = (weight > 0)[:, None]
+        divisor = torch.where(covered, weight[:, None], torch.ones_like(weight[:, None]))
+        summed[:targets].div_(divisor).masked_fill_(~covered, 0.0)
+    return pair[:targets].view(n, bottom - top, w, 2 * c).permute(0, 3, 1, 2)
 
 
 def splat_average(values: torch.Tensor, flow: torch.Tensor, rows: tuple[int, int] | None = None
