@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.model import build_model
 from comfyui_animeinterp.core.model.attention import ContextAttention, EfficientAttention, FullAttention
 from comfyui_animeinterp.core.model.corr import CorrelationPyramid, OnDemandCorrelation, all_pairs_bytes
-from comfyui_animeinterp.core.model.memory import CPU_BUDGET, MemoryOptions, parse_budget
-from comfyui_animeinterp.core.model.interpolator import SYNTHESIS_MARGIN, synthesis_bands
 from comfyui_animeinterp.core.model.gridnet import GridNet
+from comfyui_animeinterp.core.model.interpolator import SYNTHESIS_MARGIN, synthesis_bands
+from comfyui_animeinterp.core.model.memory import CPU_BUDGET, MemoryOptions, parse_budget
 
 
 def _coords(h: int, w: int, spread: float, seed: int = 0) -> torch.Tensor:
@@ -265,9 +266,8 @@ def test_gridnet_consumes_inputs_lazily_with_the_same_values_and_forward_leaves_
     assert all(torch.equal(x, y) for x, y in zip(inputs, kept))  # forward never overwrote an input
     assert torch.equal(plain, reference.detach()) and torch.equal(consumed, plain)  # in-place PReLU: same bits
     assert made == [0, 1, 2, 3]  # each input made only when its head needs it
-    with pytest.raises(ValueError, match="four inputs"):
-        with torch.inference_mode():
-            net.consume(iter(inputs[:3]))
+    with pytest.raises(ValueError, match="four inputs"), torch.inference_mode():
+        net.consume(iter(inputs[:3]))
 
 
 
@@ -327,3 +327,21 @@ def test_the_band_margin_covers_gridnets_receptive_field():
     rows = moved.nonzero().squeeze(1)
     reach = int(max(row - rows.min(), rows.max() - row))
     assert 44 <= reach < SYNTHESIS_MARGIN
+
+
+@pytest.mark.parametrize("variant", ["afi", "animeinterp"])
+def test_frames_encoded_one_after_the_other_equal_one_batch(variant):
+    """The encoder sees one frame at a time (half its peak memory); the original's batch of two
+    gives the same features up to float rounding (oneDNN may pick another kernel for another
+    batch size), also through the resize to multiples of 8."""
+    torch.manual_seed(0)
+    net = build_model(variant).flow_net.eval()
+    g = torch.Generator().manual_seed(1)
+    image1, image2 = (torch.rand(1, 3, 61, 83, generator=g) * 2 - 1 for _ in range(2))
+    with torch.no_grad():
+        feats1, feats2 = net.encode_pair(image1, image2)
+        both = F.interpolate(torch.cat([image1, image2]), size=(56, 80), mode="bilinear", align_corners=False)
+        batch = net.encoder(both).float()
+    torch.testing.assert_close(feats1, batch[:1], rtol=0, atol=1e-5)
+    torch.testing.assert_close(feats2, batch[1:], rtol=0, atol=1e-5)
+    assert not torch.equal(feats1, feats2)
