@@ -189,10 +189,11 @@ class FlowNet(nn.Module):
         hidden = torch.tanh(hidden).contiguous(memory_format=ITERATION_LAYOUT)
         context = torch.relu(context).contiguous(memory_format=ITERATION_LAYOUT)
         attention = self.attention.prepare(context, plan.efficient) if self.attention is not None else None
-        context = self.update.prepare(context)
+        context_share = self.update.prepare(context)
+        del context
 
         coords0 = coords_grid(n, gh, gw, fmap1.device).contiguous(memory_format=ITERATION_LAYOUT)
-        coords1, hidden = self._iterate(coords0, init_low, corr, hidden, context, attention)
+        coords1, hidden = self._iterate(coords0, init_low, corr, hidden, context_share, attention)
         # Only the last iteration's upsampled flow is used, so the mask is computed once here.
         mask = self.update.upsampling_mask(hidden).contiguous()
         flow = convex_upsample((coords1 - coords0).contiguous(), mask)
@@ -200,7 +201,7 @@ class FlowNet(nn.Module):
 
     def _iterate(self, coords0: torch.Tensor, init_low: torch.Tensor | None,
                  corr: CorrelationPyramid | OnDemandCorrelation, hidden: torch.Tensor,
-                 context: tuple[GatesContext, GatesContext],
+                 context_share: tuple[GatesContext, GatesContext],
                  attention: FullAttention | EfficientAttention | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The recurrent refinement; returns the final coordinates and hidden state."""
         coords1 = coords0
@@ -212,7 +213,7 @@ class FlowNet(nn.Module):
             checkpoint("refine", i, self.compat.iterations)
             coords1 = coords1.detach()
             features = corr(coords1)
-            hidden, delta = self.update(hidden, context, features, coords1 - coords0, attention)
+            hidden, delta = self.update(hidden, context_share, features, coords1 - coords0, attention)
             coords1 = coords1 + delta
         return coords1, hidden
 

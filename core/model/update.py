@@ -163,20 +163,20 @@ class UpdateBlock(nn.Module):
 
     def prepare(self, context: torch.Tensor) -> tuple[GatesContext, GatesContext]:
         """The context's part of every iteration, computed once: ``(N, 128, h, w)`` -> the GRU's
-        fixed parts (give them to :meth:`forward` as ``context``)."""
+        fixed parts (give them to :meth:`forward` as ``context_share``)."""
         return self.gru.prepare(context)
 
-    def forward(self, hidden: torch.Tensor, context: tuple[GatesContext, GatesContext], corr: torch.Tensor,
+    def forward(self, hidden: torch.Tensor, context_share: tuple[GatesContext, GatesContext], corr: torch.Tensor,
                 flow: torch.Tensor, attention: FullAttention | EfficientAttention | torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Hidden ``(N, 128, h, w)``, prepared context, correlation ``(N, 324, h, w)``, flow
+        """Hidden ``(N, 128, h, w)``, the context's share (:meth:`prepare`), correlation ``(N, 324, h, w)``, flow
         ``(N, 2, h, w)`` -> ``(new hidden, flow update (N, 2, h, w))``."""
         motion = self.motion(flow, corr)
         if self.aggregator is not None:
             if attention is None:
                 raise ValueError("this update block needs the GMA attention map")
             motion = torch.cat([motion, self.aggregator(attention, motion)], dim=1)
-        hidden = self.gru(hidden, motion, context)
+        hidden = self.gru(hidden, motion, context_share)
         return hidden, self.flow_head(hidden)
 
     def upsampling_mask(self, hidden: torch.Tensor) -> torch.Tensor:

@@ -111,11 +111,19 @@ def forward_splat(values: torch.Tensor, flow: torch.Tensor, rows: tuple[int, int
     flow = flow.to(values.dtype)
     height = values.shape[2]
     top, bottom = _target_rows(height, rows)
-    if (top, bottom) != (0, height):
-        return _splat_band(values, flow, top, bottom)
     channels_last = values.shape[1] > 1 and values.is_contiguous(memory_format=torch.channels_last)
-    splat = _splat_channels_last if channels_last else _splat_channels_first
-    return splat(values, flow)
+    if (top, bottom) == (0, height) and not channels_last:
+        return _splat_channels_first(values, flow)
+    return _splat_pixel_rows(values, flow, top, bottom)
+
+
+def _splat_pixel_rows(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int,
+                      summed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Target rows ``[top, bottom)`` (the whole picture or a band) splatted pixel-row-wise, into
+    ``summed`` if given (see :func:`_splat_channels_last` / :func:`_splat_band`)."""
+    if (top, bottom) == (0, values.shape[2]):
+        return _splat_channels_last(values, flow, summed)
+    return _splat_band(values, flow, top, bottom, summed)
 
 
 def _splat_channels_first(values: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -224,14 +232,8 @@ def splat_average_pair(values1: torch.Tensor, values2: torch.Tensor, flow1: torc
     pair = values1.new_zeros(targets + 1, 2, c)  # the last row collects dropped targets
     for half, (values, flow) in enumerate(((values1, flow1), (values2, flow2))):
         summed = pair[:, half]
-        flow = flow.to(values.dtype)
-        if (top, bottom) == (0, h):
-            weight = _splat_channels_last(values, flow, summed)[1].reshape(targets)
-        else:
-            weight = _splat_band(values, flow, top, bottom, summed)[1].reshape(targets)
-        covered = (weight > 0)[:, None]
-        divisor = torch.where(covered, weight[:, None], torch.ones_like(weight[:, None]))
-        summed[:targets].div_(divisor).masked_fill_(~covered, 0.0)
+        weight = _splat_pixel_rows(values, flow.to(values.dtype), top, bottom, summed)[1]
+        _normalise(summed[:targets], weight.reshape(targets, 1))
     return pair[:targets].view(n, bottom - top, w, 2 * c).permute(0, 3, 1, 2)
 
 
@@ -243,10 +245,14 @@ def splat_average(values: torch.Tensor, flow: torch.Tensor, rows: tuple[int, int
     Without autograd the division is done in place (no extra full-size temporaries).
     """
     summed, weight = forward_splat(values, flow, rows)
+    return _normalise(summed, weight), weight
+
+
+def _normalise(summed: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``summed / weight`` where ``weight > 0``, else 0 (``weight`` broadcasts over the channels);
+    in place, into ``summed``, unless autograd records."""
     covered = weight > 0
     divisor = torch.where(covered, weight, torch.ones_like(weight))
     if summed.requires_grad:
-        warped = torch.where(covered, summed / divisor, torch.zeros_like(summed))
-    else:
-        warped = summed.div_(divisor).masked_fill_(~covered, 0.0)
-    return warped, weight
+        return torch.where(covered, summed / divisor, torch.zeros_like(summed))
+    return summed.div_(divisor).masked_fill_(~covered, 0.0)
