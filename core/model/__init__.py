@@ -9,6 +9,7 @@ Public API::
 One module per concept: ``encoder`` (flow-net features), ``corr`` (correlation pyramid),
 ``attention`` (GMA), ``update`` (motion encoder, GRU, heads), ``upsample`` (convex x8),
 ``flownet`` (the iteration loop), ``features`` (warped feature pyramid), ``gridnet`` (synthesis),
+``gridnet_block`` (its block, whole or in row strips),
 ``padding`` (any input size), ``compat`` (the original's quirks), ``memory`` (all-pairs / on-demand
 correlation, full / efficient attention), ``flow_scale`` (the flow net on shrunk frames at 4K),
 ``interpolator`` (top level).

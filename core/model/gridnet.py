@@ -18,34 +18,18 @@ multiples of 4. Additions are done in the original order (it fixes float roundin
 
 The network runs in ``channels_last`` memory format (about 1.5x faster with oneDNN on CPU; the
 result differs from NCHW by float rounding only, ~1e-7) and returns a contiguous NCHW tensor.
+Without autograd, blocks run in row strips and every grid row keeps a single tensor that its sums
+overwrite (:mod:`.gridnet_block`): the same bits, no block-sized intermediate.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .inplace import add_into, prelu
-
-
-class ConvBlock(nn.Module):
-    """[bilinear x2 ->] PReLU -> conv3x3 (stride) -> PReLU -> conv3x3."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, upsample: bool = False) -> None:
-        super().__init__()
-        self.upsample = upsample
-        self.act1 = nn.PReLU()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1)
-        self.act2 = nn.PReLU()
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor, owned: bool = False) -> torch.Tensor:
-        """``owned``: ``x`` is this block's to overwrite (no one else uses it)."""
-        if self.upsample:
-            x, owned = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False), True
-        return self.conv2(prelu(self.act2, self.conv1(prelu(self.act1, x, owned)), owned=True))
+from .gridnet_block import ConvBlock
+from .inplace import add_into
 
 
 class GridNet(nn.Module):
@@ -54,6 +38,10 @@ class GridNet(nn.Module):
     Inputs: ``frames (N, 6, H, W)``, ``f1 (N, 64, H, W)``, ``f2 (N, 128, H/2, W/2)``,
     ``f3 (N, 192, H/4, W/4)``; H, W multiples of 4.
     Output: ``(N, 3, H, W)`` frame, unclamped (roughly [0, 1]).
+
+    Attributes:
+        strip_bytes: the largest intermediate of a block's row strip, or None (the default) for
+            the device's (:data:`.gridnet_block.STRIP_BYTES`).
     """
 
     def __init__(self, frame_channels: int = 6, level_channels: tuple[int, int, int] = (64, 128, 192),
@@ -76,6 +64,7 @@ class GridNet(nn.Module):
         self.up14 = ConvBlock(c2, c1, upsample=True)
         self.up15 = ConvBlock(c2, c1, upsample=True)
         self.tail = ConvBlock(c0, out_channels)
+        self.strip_bytes: int | None = None
 
     def forward(self, frames: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, f3: torch.Tensor
                 ) -> torch.Tensor:
@@ -96,27 +85,22 @@ class GridNet(nn.Module):
                 raise ValueError("expected four inputs: frames, f1, f2, f3") from None
             return x.contiguous(memory_format=torch.channels_last)
 
-        # Nodes are dropped as soon as they are no longer needed (full-resolution ones are large).
-        # Every sum's left operand is a fresh block output, so without autograd it takes the sum in
-        # place (same values: one addition each, in the original's order; no fresh full-size block).
-        x00 = add_into(self.head_frames(take(), owned), self.head_level1(take(), owned))
-        x01 = add_into(self.lateral01(x00), x00)
-        x10 = add_into(self.down10(x00), self.head_level2(take(), owned))
-        del x00
-        x20 = add_into(self.down20(x10), self.head_level3(take(), owned))
-        x11 = add_into(add_into(self.lateral11(x10), x10), self.down11(x01))
-        del x10
-        x21 = add_into(add_into(self.lateral21(x20), x20), self.down21(x11))
-        del x20
-        x24 = add_into(self.lateral24(x21), x21)
-        del x21
-        x25 = add_into(self.lateral25(x24), x24)
-        x14 = add_into(self.up14(x24), add_into(self.lateral14(x11), x11))
-        del x24, x11
-        x04 = add_into(self.up04(x14), add_into(self.lateral04(x01), x01))
-        del x01
-        x15 = add_into(self.up15(x25), add_into(self.lateral15(x14), x14))
-        del x25, x14
-        x05 = add_into(self.up05(x15), add_into(self.lateral05(x04), x04))
-        del x15, x04
-        return self.tail(x05).contiguous()
+        strips = self.strip_bytes
+        # Without autograd every sum is taken by a tensor nobody else needs any more (residual sums
+        # overwrite their input, up blocks add into their row's tensor), so each grid row keeps one
+        # tensor. The nodes are therefore computed in an order in which each is read before it is
+        # overwritten; each sum is still one addition of the same two values as in the original's
+        # order (which fixes float rounding; IEEE addition is commutative).
+        x00 = self.head_level1.add_to(self.head_frames.fresh(take(), owned, strips), take(), owned, strips)
+        x10 = add_into(self.down10.fresh(x00, strip_bytes=strips), self.head_level2.fresh(take(), owned, strips))
+        x01 = self.lateral01.residual(x00, strips)  # X00 is no longer needed
+        x20 = add_into(self.down20.fresh(x10, strip_bytes=strips), self.head_level3.fresh(take(), owned, strips))
+        x11 = add_into(self.lateral11.residual(x10, strips), self.down11.fresh(x01, strip_bytes=strips))
+        x21 = add_into(self.lateral21.residual(x20, strips), self.down21.fresh(x11, strip_bytes=strips))
+        x24 = self.lateral24.residual(x21, strips)
+        x14 = self.up14.add_to(self.lateral14.residual(x11, strips), x24, strip_bytes=strips)
+        x25 = self.lateral25.residual(x24, strips)
+        x04 = self.up04.add_to(self.lateral04.residual(x01, strips), x14, strip_bytes=strips)
+        x15 = self.up15.add_to(self.lateral15.residual(x14, strips), x25, strip_bytes=strips)
+        x05 = self.up05.add_to(self.lateral05.residual(x04, strips), x15, strip_bytes=strips)
+        return self.tail.fresh(x05, strip_bytes=strips).contiguous()
