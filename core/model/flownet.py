@@ -194,6 +194,7 @@ class FlowNet(nn.Module):
 
         coords0 = coords_grid(n, gh, gw, fmap1.device).contiguous(memory_format=ITERATION_LAYOUT)
         coords1, hidden = self._iterate(coords0, init_low, corr, hidden, context_share, attention)
+        del corr, attention, context_share  # the quadratic tensors go before the upsampling's
         # Only the last iteration's upsampled flow is used, so the mask is computed once here.
         mask = self.update.upsampling_mask(hidden).contiguous()
         flow = convex_upsample((coords1 - coords0).contiguous(), mask)
