@@ -12,6 +12,8 @@ This is the warp the original AnimeInterp / AFI models use (ARCHITECTURE.md §3)
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ..errors import InputError
@@ -117,13 +119,47 @@ def forward_splat(values: torch.Tensor, flow: torch.Tensor, rows: tuple[int, int
     return _splat_pixel_rows(values, flow, top, bottom)
 
 
-def _splat_pixel_rows(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int,
-                      summed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Target rows ``[top, bottom)`` (the whole picture or a band) splatted pixel-row-wise, into
-    ``summed`` if given (see :func:`_splat_channels_last` / :func:`_splat_band`)."""
+def _splat_pixel_rows(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Target rows ``[top, bottom)`` (the whole picture or a band) splatted pixel-row-wise:
+    ``(summed (N, C, R, W), weight (N, 1, R, W))``, ``summed`` channels_last for channels_last
+    values of more than one channel."""
+    n, c, _, w = values.shape
+    targets = n * (bottom - top) * w
+    summed = values.new_zeros(targets + 1, c)  # the last row collects dropped targets
+    weight = _accumulate_pixel_rows(values, flow, top, bottom, _TargetRows(summed))
+    summed = summed[:targets].view(n, bottom - top, w, c).permute(0, 3, 1, 2)
+    if not values.is_contiguous(memory_format=torch.channels_last) or c == 1:
+        summed = summed.contiguous()
+    return summed, weight[:targets].view(n, 1, bottom - top, w)
+
+
+@dataclass(frozen=True)
+class _TargetRows:
+    """Where a pixel-row splat adds: target ``t`` (``0 <= t <= T``, ``T`` = the dropped targets'
+    row) into ``buffer[t * step + offset]``.
+
+    ``buffer`` is a contiguous ``(M, C)`` tensor: ``index_add_`` into a strided view takes a
+    generic path about 4x slower than into contiguous rows (throwaway timing), so two frames
+    sharing one buffer (:func:`splat_average_pair`) interleave their rows with ``step`` 2.
+    """
+
+    buffer: torch.Tensor
+    step: int = 1
+    offset: int = 0
+
+    def place(self, index: torch.Tensor) -> torch.Tensor:
+        """Target indices -> buffer rows."""
+        return index if self.step == 1 and self.offset == 0 else index * self.step + self.offset
+
+
+def _accumulate_pixel_rows(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int,
+                           into: _TargetRows) -> torch.Tensor:
+    """Add target rows ``[top, bottom)`` of the splat into ``into``; returns the splatted weights
+    ``(T + 1,)``, ``T = N * (bottom - top) * W`` (the last entry: dropped targets)."""
     if (top, bottom) == (0, values.shape[2]):
-        return _splat_channels_last(values, flow, summed)
-    return _splat_band(values, flow, top, bottom, summed)
+        return _accumulate_channels_last(values, flow, into)
+    return _accumulate_band(values, flow, top, bottom, into)
 
 
 def _splat_channels_first(values: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,34 +177,28 @@ def _splat_channels_first(values: torch.Tensor, flow: torch.Tensor) -> tuple[tor
     return summed[:, :, :hw].reshape(n, c, h, w), weight[:, :, :hw].reshape(n, 1, h, w)
 
 
-def _splat_channels_last(values: torch.Tensor, flow: torch.Tensor, summed: torch.Tensor | None = None
-                         ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``index_add_`` of whole pixel rows of C values (NHWC): faster for many channels.
-
-    ``summed``: optional zeroed ``(N*H*W + 1, C)`` accumulator (may be a strided view) to add into."""
+def _accumulate_channels_last(values: torch.Tensor, flow: torch.Tensor, into: _TargetRows) -> torch.Tensor:
+    """``index_add_`` of whole pixel rows of C values (NHWC; faster for many channels): the whole
+    picture, targets ``y * W + x`` of sample ``n`` at ``n * H * W + y * W + x``."""
     n, c, h, w = values.shape
     pixels = n * h * w
     rows = values.permute(0, 2, 3, 1).reshape(pixels, c)  # a view for channels_last values
     first = (torch.arange(n, device=values.device) * (h * w)).view(n, 1, 1)
-    if summed is None:
-        summed = values.new_zeros(pixels + 1, c)  # the last row collects dropped targets
     weight = values.new_zeros(pixels + 1)
     for index, wgt in _corners(flow, h, w, h * w):
         index = torch.where(index < h * w, index + first, pixels).reshape(pixels)
         wflat = wgt.reshape(pixels)
         weight.index_add_(0, index, wflat)
-        _add_weighted_rows(summed, index, rows, wflat)
-    summed = summed[:pixels].view(n, h, w, c).permute(0, 3, 1, 2)
-    return summed, weight[:pixels].view(n, 1, h, w)
+        _add_weighted_rows(into.buffer, into.place(index), rows, wflat)
+    return weight
 
 
-def _splat_band(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int,
-                summed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Target rows ``[top, bottom)`` only: the source pixels whose corners can land there are
-    gathered (in pixel order) and splatted pixel-row-wise; every target receives the same
-    contributions in the same order as in the whole-picture splat, so the values are identical.
-
-    ``summed``: optional zeroed ``(N*R*W + 1, C)`` accumulator (may be a strided view) to add into."""
+def _accumulate_band(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int,
+                     into: _TargetRows) -> torch.Tensor:
+    """Target rows ``[top, bottom)`` only (targets ``n * R * W + (y - top) * W + x``): the source
+    pixels whose corners can land there are gathered (in pixel order) and splatted pixel-row-wise;
+    every target receives the same contributions in the same order as in the whole-picture splat,
+    so the values are identical."""
     n, c, h, w = values.shape
     rows_in_band = bottom - top
     first_row = torch.floor(flow[:, 1]).long() + torch.arange(h, device=flow.device).view(1, h, 1)
@@ -179,18 +209,13 @@ def _splat_band(values: torch.Tensor, flow: torch.Tensor, top: int, bottom: int,
     sample, within = source // (h * w), source % (h * w)
     band_pixels = rows_in_band * w
     dump = n * band_pixels
-    if summed is None:
-        summed = values.new_zeros(dump + 1, c)
     weight = values.new_zeros(dump + 1)
     for tx, ty, wgt in _bilinear_corners(motion[:, 0], motion[:, 1], within % w, within // w):
         inside = (tx >= 0) & (tx < w) & (ty >= top) & (ty < bottom)
         index = torch.where(inside, sample * band_pixels + (ty - top) * w + tx, dump)
         weight.index_add_(0, index, wgt)
-        _add_weighted_rows(summed, index, pixels, wgt)
-    summed = summed[:dump].view(n, rows_in_band, w, c).permute(0, 3, 1, 2)
-    if not values.is_contiguous(memory_format=torch.channels_last) or c == 1:
-        summed = summed.contiguous()
-    return summed, weight[:dump].view(n, 1, rows_in_band, w)
+        _add_weighted_rows(into.buffer, into.place(index), pixels, wgt)
+    return weight
 
 
 def _target_rows(height: int, rows: tuple[int, int] | None) -> tuple[int, int]:
@@ -231,9 +256,9 @@ def splat_average_pair(values1: torch.Tensor, values2: torch.Tensor, flow1: torc
     targets = n * (bottom - top) * w
     pair = values1.new_zeros(targets + 1, 2, c)  # the last row collects dropped targets
     for half, (values, flow) in enumerate(((values1, flow1), (values2, flow2))):
-        summed = pair[:, half]
-        weight = _splat_pixel_rows(values, flow.to(values.dtype), top, bottom, summed)[1]
-        _normalise(summed[:targets], weight.reshape(targets, 1))
+        weight = _accumulate_pixel_rows(values, flow.to(values.dtype), top, bottom,
+                                        _TargetRows(pair.view(2 * (targets + 1), c), step=2, offset=half))
+        _normalise(pair[:targets, half], weight[:targets, None])
     return pair[:targets].view(n, bottom - top, w, 2 * c).permute(0, 3, 1, 2)
 
 
