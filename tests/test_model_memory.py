@@ -228,13 +228,15 @@ def test_default_bands_follow_the_memory_budget():
     model = build_model("afi")
     cpu = torch.device("cpu")
     assert len(synthesis_bands(544, 960, model.memory.synthesis_band_pixels(cpu))) == 1  # 960x540: one band
-    assert len(synthesis_bands(1088, 1920, model.memory.synthesis_band_pixels(cpu, 1088 * 1920))) == 3
-    uhd = 2160 * 3840  # the default's bands grow with a large picture: a sixth of it
-    assert model.memory.synthesis_band_pixels(cpu, uhd) == uhd // 6
-    assert len(synthesis_bands(2160, 3840, model.memory.synthesis_band_pixels(cpu, uhd))) == 9
+    assert len(synthesis_bands(1088, 1920, model.memory.synthesis_band_pixels(cpu, 1088 * 1920))) == 2
+    uhd = 2160 * 3840  # the budget's bands (1.6 MP) are larger than a sixth of 4K
+    assert model.memory.synthesis_band_pixels(cpu, uhd) == 2**30 // 640
+    assert len(synthesis_bands(2160, 3840, model.memory.synthesis_band_pixels(cpu, uhd))) == 7
+    huge = 4096 * 4096  # a sixth of a larger picture is larger than the budget's bands
+    assert model.memory.synthesis_band_pixels(cpu, huge) == huge // 6
     model.set_memory_options(memory_budget="300MB")  # a budget set by the caller is kept to
-    assert len(synthesis_bands(1088, 1920, model.memory.synthesis_band_pixels(cpu, 1088 * 1920))) > 3
-    assert model.memory.synthesis_band_pixels(cpu, uhd) == 300 * 2**20 // 1024
+    assert len(synthesis_bands(1088, 1920, model.memory.synthesis_band_pixels(cpu, 1088 * 1920))) > 2
+    assert model.memory.synthesis_band_pixels(cpu, huge) == 300 * 2**20 // 640
 
 
 def test_gridnet_consumes_inputs_lazily_with_the_same_values_and_forward_leaves_inputs_alone():

@@ -36,25 +36,24 @@ CPU_BUDGET = 2**30
 all-pairs volume is faster there); 1920x1080 and larger use both linear-memory forms. A fixed
 figure (not the free RAM) keeps CPU runs reproducible and their peak close to linear in the pixels."""
 
-SYNTHESIS_BYTES_PER_PIXEL = 1024
+SYNTHESIS_BYTES_PER_PIXEL = 640
 """Working memory of synthesis per pixel a band computes, with some room (fp32: warped inputs made
-one level at a time and GridNet's activations; 740-900 B measured at 1920x1080). With the CPU
-default budget, 960x540 is one band and 1920x1080 three: one in-between peaked at 2.26 GB on an AMD
-EPYC; on an Intel Xeon (Sapphire Rapids) above 2.5 GB until GridNet's sums ran in place, 2.21 GB
-since (``bench/results/memory_960x540_1920x1080_3840x2160_xeon.json``). Four bands (1280 B) peaked
-at 2.13 GB (``memory_960x540_1920x1080_xeon_four_bands.json``) but repeat more margin rows, which
-made 3840x2160 slower."""
+one level at a time and GridNet's activations). GridNet's blocks run in row strips and each of its
+grid rows keeps one tensor (:mod:`.gridnet_block`): one 1920x1080 band took 435 B per pixel on an
+Intel Xeon (Sapphire Rapids; an RSS trace, throwaway), where whole-picture blocks took 740-900 B
+and this constant was 1024. With the CPU default budget, 960x540 is one band and 1920x1080 two
+(1.10 times the picture's rows computed, against 1.19 with three)."""
 
 MIN_BAND_PIXELS = 2**18
 """Smallest default band (a tiny budget would otherwise repeat the margins many times over)."""
 
 DEFAULT_BAND_SHARE = 1 / 6
 """With the default budget, a band may hold this share of the picture: memory stays linear in the
-picture, and large pictures repeat fewer margin rows. At 3840x2160 the budget's 1 MP bands computed
-1.6 times the picture's rows (13 bands of 272 rows); bands of the picture's sixth compute 1.4 times
-(9 bands of 344 rows): a 4K synthesis took 99 s instead of 121 s with 1.5 MP bands (a throwaway
-timing, Intel Xeon).
-Pictures up to 6 MP (1920x1080 and smaller) keep the budget's bands."""
+picture, and large pictures repeat fewer margin rows. When bands took 1024 B per pixel, the budget's
+1 MP bands computed 1.6 times the rows of 3840x2160 (13 bands of 272 rows) and bands of its sixth
+1.4 times (9 bands of 344 rows): a 4K synthesis took 99 s instead of 121 s with 1.5 MP bands (a
+throwaway timing, Intel Xeon). The budget's bands are now 1.6 MP (7 bands at 3840x2160, 1.29 times
+its rows), so the share applies to pictures above 10 MP."""
 
 CUDA_FREE_SHARE = 0.5
 """Default budget on CUDA: this share of the free device memory (the rest is for activations)."""
@@ -126,10 +125,10 @@ class MemoryOptions:
 
     def synthesis_band_pixels(self, device: torch.device, picture_pixels: int = 0) -> int:
         """Most pixels one synthesis band may compute: the budget's worth at
-        :data:`SYNTHESIS_BYTES_PER_PIXEL` (CPU default: 1 MP, so 960x540 is one band and
-        1920x1080 three). With the default budget, a picture of ``picture_pixels`` may also take
-        bands of a :data:`DEFAULT_BAND_SHARE` of itself (3840x2160: 1.4 MP); a budget set by the
-        caller is kept to."""
+        :data:`SYNTHESIS_BYTES_PER_PIXEL` (CPU default: 1.6 MP, so 960x540 is one band,
+        1920x1080 two and 3840x2160 seven). With the default budget, a picture of
+        ``picture_pixels`` may also take bands of a :data:`DEFAULT_BAND_SHARE` of itself (above
+        10 MP); a budget set by the caller is kept to."""
         pixels = max(MIN_BAND_PIXELS, self.budget_bytes(device) // SYNTHESIS_BYTES_PER_PIXEL)
         if self.budget is None:
             pixels = max(pixels, int(picture_pixels * DEFAULT_BAND_SHARE))
