@@ -90,10 +90,11 @@ class CorrelationPyramid:
         return torch.cat(samples, dim=-1).permute(0, 3, 1, 2).float()
 
     def _sample(self, volume: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        """Bilinear sampling at pixel coordinates (normalised by size - 1, zero padding)."""
+        """Bilinear sampling at pixel coordinates ``points (..., 2)`` (x, y; normalised by size - 1
+        in place, zero padding)."""
         lh, lw = volume.shape[-2:]
-        x, y = points.split([1, 1], dim=-1)
-        grid = torch.cat([2 * x / (lw - 1) - 1, 2 * y / (lh - 1) - 1], dim=-1)
+        # 2 * x / (lw - 1) - 1 and the same for y (the original's operations), in place
+        grid = points.mul_(2).div_(points.new_tensor([lw - 1, lh - 1])).sub_(1)
         return F.grid_sample(volume, grid, align_corners=self.align_corners)
 
 
