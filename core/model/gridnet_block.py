@@ -138,8 +138,18 @@ class ConvBlock(nn.Module):
             first, strip_input = self._strip_input(x, top, bottom)
             if not activated:
                 strip_input = prelu(self.act1, strip_input, owned=self.upsample)
-            out = self._convolve(strip_input)
+            if self.stride == 1:
+                first, out = self._convolve_rows(strip_input, first, height)
+            else:
+                out = self._convolve(strip_input)
             yield top, bottom, out[..., top - first:bottom - first, :]
+
+    def _convolve_rows(self, x: torch.Tensor, first: int, height: int) -> tuple[int, torch.Tensor]:
+        """conv1 -> PReLU -> conv2 on activated rows ``[first, first + R)`` of a ``height``-row
+        picture (stride 1), computing only the rows those rows fully determine: returns the first
+        output row and the output rows."""
+        first, y = _valid_rows(self.conv1, x, first, height)
+        return _valid_rows(self.conv2, prelu(self.act2, y, owned=True), first, height)
 
     def _strip_input(self, x: torch.Tensor, top: int, bottom: int) -> tuple[int, torch.Tensor]:
         """The input rows output rows ``[top, bottom)`` need, and the first output row they give.
@@ -164,6 +174,19 @@ class ConvBlock(nn.Module):
         source = x[..., source_first:min(height, (last + 1) // 2 + 1), :]
         offset = first - 2 * source_first
         return first, _upsampled(source)[..., offset:offset + last - first, :]
+
+
+def _valid_rows(conv: nn.Conv2d, x: torch.Tensor, first: int, height: int) -> tuple[int, torch.Tensor]:
+    """A 3x3, stride-1 ``conv`` on rows ``[first, first + R)`` of a ``height``-row picture -> its
+    output rows that equal the whole picture's, and the first of them: a strip inside the picture
+    loses a row on each side (no vertical padding: nothing is computed for the rows it would
+    spoil); at the picture's top or bottom the zero padding is the picture's own."""
+    last = first + x.shape[-2]
+    top_edge, bottom_edge = first == 0, last == height
+    if not (top_edge or bottom_edge):
+        return first + 1, F.conv2d(x, conv.weight, conv.bias, padding=(0, 1))
+    y = conv(x)  # padding 1 on every side: right at the picture's edges, one spoilt row elsewhere
+    return first + (not top_edge), y[..., (not top_edge):y.shape[-2] - (not bottom_edge), :]
 
 
 def _upsampled(x: torch.Tensor) -> torch.Tensor:
