@@ -30,6 +30,7 @@ STRIP_BYTES = {"cpu": 8 * 2**20}
 strips of 16-64 rows ran 4-14 % faster than the whole picture; throwaway timing). Other devices
 (no page faults, kernels that want more work per launch) use :data:`OTHER_STRIP_BYTES`."""
 OTHER_STRIP_BYTES = 64 * 2**20
+"""Strip budget off the CPU: a guess, not yet measured on a GPU (``bench/gpu_check.sh`` would)."""
 MIN_STRIP_ROWS = 16
 """A strip computes 2 x :data:`HALO` extra rows per convolution; fewer rows would waste too much."""
 
