@@ -103,3 +103,19 @@ def test_gridnet_trains_through_the_whole_picture_path():
               torch.randn(1, 128, h // 2, w // 2, generator=g), torch.randn(1, 192, h // 4, w // 4, generator=g)]
     net(*inputs).square().mean().backward()
     assert all(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in net.parameters())
+
+
+def test_gridnet_in_strips_under_bf16_autocast_gives_the_whole_pictures_bits():
+    """Under autocast the activations are bf16 and PReLU takes its plain (out-of-place) path, the one
+    a GPU takes: strips still give the whole picture's bits."""
+    net = _live(GridNet())
+    g = torch.Generator().manual_seed(5)
+    h, w = 76, 40
+    inputs = [torch.rand(1, 6, h, w, generator=g), torch.randn(1, 64, h, w, generator=g),
+              torch.randn(1, 128, h // 2, w // 2, generator=g), torch.randn(1, 192, h // 4, w // 4, generator=g)]
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        net.strip_bytes = None  # one strip: the whole picture
+        whole = net(*inputs)
+        net.strip_bytes = SMALLEST
+        strips = net(*inputs)
+    assert whole.dtype == torch.bfloat16 and torch.equal(strips, whole)
