@@ -61,7 +61,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
-from common import DEFAULT_REAL, load_snapshot, machine_info, wait_until_quiet, write_result
+from common import DEFAULT_REAL, gemm_rate_gflops, load_snapshot, machine_info, wait_until_quiet, write_result
 
 ENV_AFI = "ANIMEINTERP_ORIGINAL_AFI"
 ENV_SITE = "ANIMEINTERP_ORIGINAL_SITE"
@@ -446,7 +446,8 @@ def run(args: argparse.Namespace) -> dict:
               "machine": machine_info(), "threads": args.threads, "allocator": args.allocator,
               "size": args.size, "seed": args.seed,
               "original": str(args.afi), "original_commit": _commit(args.afi),
-              "load_before": load_snapshot(), "measured": {}}
+              "load_before": load_snapshot(), "gemm_rate_before_gflops": _gemm_rate(args.threads),
+              "measured": {}}
     with tempfile.TemporaryDirectory(prefix="bench_original_") as save:
         if "sgm" in parts:
             report["measured"]["sgm"] = {"real_pair": [str(p) for p in _pair_paths(args.real)],
@@ -460,11 +461,25 @@ def run(args: argparse.Namespace) -> dict:
                 model[name] = _spawn("ours-model", argparse.Namespace(**{**vars(args), "dtype": dtype}), save)
                 model["agreement" + name[4:]] = _agreement(save, name)
     report["load_after"] = load_snapshot()
+    report["gemm_rate_after_gflops"] = _gemm_rate(args.threads)
     report["table"] = side_by_side_rows(report["measured"])
     out = write_result(args.out, report)
     print(format_table(report["table"]), file=sys.stderr)
     print(f"wrote {out}", file=sys.stderr)
     return report
+
+
+def _gemm_rate(threads: int) -> float:
+    """The machine's fp32 GEMM rate at the bench's thread count (how fast it computes during this
+    run: ratios taken in a slow hour are lower, because our time is mostly arithmetic)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return round(gemm_rate_gflops(), 1)
+    finally:
+        torch.set_num_threads(before)
 
 
 def _dtypes(text: str) -> list[str]:

@@ -120,6 +120,21 @@ def load_snapshot() -> dict:
     return out
 
 
+def gemm_rate_gflops(side: int = 4096, repeats: int = 5) -> float:
+    """This machine's fp32 matrix-product rate now: GFLOP/s of the best of ``repeats`` square GEMMs
+    (at the current torch thread count). The development machine's varied from 222 to 314 within
+    an hour (2026-12-04), which moved our model's time by about 20 % and the original's by 3 %."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(side, side, generator=g), torch.randn(side, side, generator=g)
+    torch.matmul(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * side ** 3 / best / 1e9
+
+
 def wait_until_quiet(threshold_pct: float | None, max_wait_s: float = 300.0, poll_s: float = 2.0) -> float:
     """Wait until CPU pressure (PSI ``some avg10``) is below ``threshold_pct`` or ``max_wait_s`` passed.
 

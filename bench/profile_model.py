@@ -32,7 +32,7 @@ import torch
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 import bench_model
-from common import load_snapshot, machine_info, write_result
+from common import gemm_rate_gflops, load_snapshot, machine_info, write_result
 
 X4_TIMES = (0.25, 0.5, 0.75)
 PREFIX = "stage:"
@@ -128,19 +128,6 @@ def attribute(events) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
         stages[stage] += seconds
         ops[(stage, event.name)] += seconds
     return dict(stages), dict(ops)
-
-
-def gemm_rate_gflops(side: int = 4096, repeats: int = 5) -> float:
-    """This machine's fp32 matrix-product rate: GFLOP/s of the best of ``repeats`` square GEMMs."""
-    g = torch.Generator().manual_seed(0)
-    a, b = torch.randn(side, side, generator=g), torch.randn(side, side, generator=g)
-    torch.matmul(a, b)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.matmul(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * side ** 3 / best / 1e9
 
 
 def arithmetic(model, inputs, gemm_side: int = 4096) -> dict:

@@ -164,3 +164,10 @@ def test_arithmetic_counts_the_estimate_once_and_three_syntheses():
     synthesis = counted["x4_gflop"] - counted["estimate_gflop"]
     assert synthesis > 0.5 * counted["estimate_gflop"]  # GridNet runs three times, the flow net once
     assert counted["x4_at_gemm_rate_s"] == pytest.approx(counted["x4_gflop"] / counted["gemm_rate_gflops"], rel=0.02)
+
+
+def test_the_side_by_side_records_the_machines_gemm_rate_at_its_thread_count():
+    original = load_bench("bench_original")
+    threads = torch.get_num_threads()
+    rate = original._gemm_rate(1)
+    assert rate > 0 and torch.get_num_threads() == threads  # measured at 1 thread, then restored
