@@ -148,7 +148,7 @@ class StageTimer:
         self._wrap(corr.OnDemandCorrelation, "__call__", "correlation_lookup")
         self._wrap(flownet, "convex_upsample", "upsampling")
         self._wrap(flownet.FlowNet, "_to_full_size", "upsampling")
-        self._wrap(interpolator, "_warp_pair", "splat")
+        self._wrap(interpolator, "splat_average_pair", "splat")
         try:
             yield self
         finally:

@@ -54,7 +54,7 @@ FUNCTION_STAGES = [  # (module path, attribute, range name)
     ("comfyui_animeinterp.core.model.corr", "OnDemandCorrelation.__init__", "flow.corr_build"),
     ("comfyui_animeinterp.core.model.corr", "OnDemandCorrelation.__call__", "flow.corr_lookup"),
     ("comfyui_animeinterp.core.model.flownet", "convex_upsample", "flow.upsample"),
-    ("comfyui_animeinterp.core.model.interpolator", "_warp_pair", "synth.splat"),
+    ("comfyui_animeinterp.core.model.interpolator", "splat_average_pair", "synth.splat"),
 ]
 
 

@@ -42,15 +42,16 @@ def test_a_block_in_strips_gives_the_whole_pictures_bits(kind, height):
     with torch.enable_grad():
         recorded = block(x)  # autograd records: the plain, out-of-place path
     assert recorded.requires_grad
+    block.strip_bytes = SMALLEST
     with torch.inference_mode():
-        assert torch.equal(block.fresh(x, strip_bytes=SMALLEST), recorded.detach())
+        assert torch.equal(block.fresh(x), recorded.detach())
         assert torch.equal(x, kept)  # not owned: left alone
-        assert torch.equal(block.fresh(x.clone(), owned=True, strip_bytes=SMALLEST), recorded.detach())
+        assert torch.equal(block.fresh(x.clone(), owned=True), recorded.detach())
         target = torch.randn(recorded.shape, generator=g)
-        summed = block.add_to(_channels_last(target.clone()), x, strip_bytes=SMALLEST)
+        summed = block.add_to(_channels_last(target.clone()), x)
         assert torch.equal(summed, recorded.detach() + target)
         if kind == "lateral":
-            residual = block.residual(x.clone(), strip_bytes=SMALLEST)
+            residual = block.residual(x.clone())
             assert torch.equal(residual, recorded.detach() + x)
 
 
@@ -58,11 +59,16 @@ def test_strips_are_multiples_of_four_rows_within_the_budget():
     block = ConvBlock(32, 32)
     x = torch.zeros(1, 32, 544, 960)
     row_bytes = 32 * 960 * 4
-    assert block._strip_rows(x, 40 * row_bytes) == 40
-    assert block._strip_rows(x, 41 * row_bytes + 5) == 40
-    assert block._strip_rows(x, SMALLEST) == MIN_STRIP_ROWS
+
+    def rows(block: ConvBlock, x: torch.Tensor, strip_bytes: int) -> int:
+        block.strip_bytes = strip_bytes
+        return block._strip_rows(x)
+
+    assert rows(block, x, 40 * row_bytes) == 40
+    assert rows(block, x, 41 * row_bytes + 5) == 40
+    assert rows(block, x, SMALLEST) == MIN_STRIP_ROWS
     up = ConvBlock(64, 32, upsample=True)  # its widest tensor is the upsampled input
-    assert up._strip_rows(torch.zeros(1, 64, 272, 480), 64 * 960 * 4 * 20) == 20
+    assert rows(up, torch.zeros(1, 64, 272, 480), 64 * 960 * 4 * 20) == 20
     assert MIN_STRIP_ROWS % 4 == 0 and MIN_STRIP_ROWS > 2 * HALO
 
 
@@ -119,3 +125,10 @@ def test_gridnet_in_strips_under_bf16_autocast_gives_the_whole_pictures_bits():
         net.strip_bytes = SMALLEST
         strips = net(*inputs)
     assert whole.dtype == torch.bfloat16 and torch.equal(strips, whole)
+
+
+def test_gridnets_strip_budget_reaches_every_block():
+    net = GridNet()
+    net.strip_bytes = SMALLEST
+    assert all(block.strip_bytes == SMALLEST for block in net.children())
+    assert net.strip_bytes == SMALLEST

@@ -64,7 +64,18 @@ class GridNet(nn.Module):
         self.up14 = ConvBlock(c2, c1, upsample=True)
         self.up15 = ConvBlock(c2, c1, upsample=True)
         self.tail = ConvBlock(c0, out_channels)
-        self.strip_bytes: int | None = None
+        self.strip_bytes = None
+
+    @property
+    def strip_bytes(self) -> int | None:
+        return self._strip_bytes
+
+    @strip_bytes.setter
+    def strip_bytes(self, value: int | None) -> None:
+        """Sets every block's :attr:`.ConvBlock.strip_bytes`."""
+        self._strip_bytes = value
+        for block in self.children():
+            block.strip_bytes = value
 
     def forward(self, frames: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, f3: torch.Tensor
                 ) -> torch.Tensor:
@@ -85,22 +96,21 @@ class GridNet(nn.Module):
                 raise ValueError("expected four inputs: frames, f1, f2, f3") from None
             return x.contiguous(memory_format=torch.channels_last)
 
-        strips = self.strip_bytes
         # Without autograd every sum is taken by a tensor nobody else needs any more (residual sums
         # overwrite their input, up blocks add into their row's tensor), so each grid row keeps one
         # tensor. The nodes are therefore computed in an order in which each is read before it is
         # overwritten; each sum is still one addition of the same two values as in the original's
         # order (which fixes float rounding; IEEE addition is commutative).
-        x00 = self.head_level1.add_to(self.head_frames.fresh(take(), owned, strips), take(), owned, strips)
-        x10 = add_into(self.down10.fresh(x00, strip_bytes=strips), self.head_level2.fresh(take(), owned, strips))
-        x01 = self.lateral01.residual(x00, strips)  # X00 is no longer needed
-        x20 = add_into(self.down20.fresh(x10, strip_bytes=strips), self.head_level3.fresh(take(), owned, strips))
-        x11 = add_into(self.lateral11.residual(x10, strips), self.down11.fresh(x01, strip_bytes=strips))
-        x21 = add_into(self.lateral21.residual(x20, strips), self.down21.fresh(x11, strip_bytes=strips))
-        x24 = self.lateral24.residual(x21, strips)
-        x14 = self.up14.add_to(self.lateral14.residual(x11, strips), x24, strip_bytes=strips)
-        x25 = self.lateral25.residual(x24, strips)
-        x04 = self.up04.add_to(self.lateral04.residual(x01, strips), x14, strip_bytes=strips)
-        x15 = self.up15.add_to(self.lateral15.residual(x14, strips), x25, strip_bytes=strips)
-        x05 = self.up05.add_to(self.lateral05.residual(x04, strips), x15, strip_bytes=strips)
-        return self.tail.fresh(x05, strip_bytes=strips).contiguous()
+        x00 = self.head_level1.add_to(self.head_frames.fresh(take(), owned), take(), owned)
+        x10 = add_into(self.down10.fresh(x00), self.head_level2.fresh(take(), owned))
+        x01 = self.lateral01.residual(x00)  # X00 is no longer needed
+        x20 = add_into(self.down20.fresh(x10), self.head_level3.fresh(take(), owned))
+        x11 = add_into(self.lateral11.residual(x10), self.down11.fresh(x01))
+        x21 = add_into(self.lateral21.residual(x20), self.down21.fresh(x11))
+        x24 = self.lateral24.residual(x21)
+        x14 = self.up14.add_to(self.lateral14.residual(x11), x24)
+        x25 = self.lateral25.residual(x24)
+        x04 = self.up04.add_to(self.lateral04.residual(x01), x14)
+        x15 = self.up15.add_to(self.lateral15.residual(x14), x25)
+        x05 = self.up05.add_to(self.lateral05.residual(x04), x15)
+        return self.tail.fresh(x05).contiguous()

@@ -40,8 +40,10 @@ class ConvBlock(nn.Module):
     ``(N, C_out, H', W')`` with ``H' = 2H`` (upsample), ``ceil(H / 2)`` (stride 2) or ``H``.
 
     ``owned`` arguments: the input is the block's to overwrite (no one else uses it).
-    ``strip_bytes``: the largest intermediate one strip may hold (None: :data:`STRIP_BYTES` for the
-    input's device).
+
+    Attributes:
+        strip_bytes: the largest intermediate one strip may hold, or None (the default) for
+            :data:`STRIP_BYTES` of the input's device.
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, upsample: bool = False) -> None:
@@ -52,6 +54,7 @@ class ConvBlock(nn.Module):
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1)
         self.act2 = nn.PReLU()
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.strip_bytes: int | None = None
 
     def forward(self, x: torch.Tensor, owned: bool = False) -> torch.Tensor:
         """The whole picture at once."""
@@ -59,31 +62,30 @@ class ConvBlock(nn.Module):
             x, owned = _upsampled(x), True
         return self._convolve(prelu(self.act1, x, owned))
 
-    def fresh(self, x: torch.Tensor, owned: bool = False, strip_bytes: int | None = None) -> torch.Tensor:
+    def fresh(self, x: torch.Tensor, owned: bool = False) -> torch.Tensor:
         """``block(x)`` as a new tensor, strip by strip."""
-        if self._whole(x, strip_bytes):
+        if self._whole(x):
             return self(x, owned)
         out = None
-        for top, bottom, rows in self._strips(x, owned, strip_bytes):
+        for top, bottom, rows in self._strips(x, owned):
             if out is None:
                 shape = (*rows.shape[:2], self._out_height(x.shape[-2]), rows.shape[-1])
                 out = torch.empty(shape, dtype=rows.dtype, device=rows.device, memory_format=torch.channels_last)
             out[..., top:bottom, :] = rows
         return out
 
-    def add_to(self, target: torch.Tensor, x: torch.Tensor, owned: bool = False,
-               strip_bytes: int | None = None) -> torch.Tensor:
+    def add_to(self, target: torch.Tensor, x: torch.Tensor, owned: bool = False) -> torch.Tensor:
         """``block(x) + target``; without autograd ``target`` (a tensor nobody else holds) takes the
         sum, strip by strip (the same value: IEEE addition is commutative)."""
         if recording(target, x, self.conv1.weight):
             return self(x, owned) + target
-        if self._whole(x, strip_bytes):
+        if self._whole(x):
             return target.add_(self(x, owned))
-        for top, bottom, rows in self._strips(x, owned, strip_bytes):
-            target[..., top:bottom, :] += rows
+        for strip in self._strips(x, owned):
+            _add_rows(target, *strip)
         return target
 
-    def residual(self, x: torch.Tensor, strip_bytes: int | None = None) -> torch.Tensor:
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
         """``block(x) + x`` (stride 1, no upsampling); without autograd ``x`` (a tensor nobody else
         holds) takes the sum, strip by strip. A strip's sum is written once the next strip has
         read its input rows, whose context overlaps the rows just computed."""
@@ -91,10 +93,10 @@ class ConvBlock(nn.Module):
             raise ValueError("a residual sum needs a block that keeps the size")
         if recording(x, self.conv1.weight):
             return self(x) + x
-        if self._whole(x, strip_bytes):
+        if self._whole(x):
             return self(x).add_(x)
         pending = None
-        for strip in self._strips(x, False, strip_bytes):
+        for strip in self._strips(x, False):
             if pending is not None:
                 _add_rows(x, *pending)
             pending = strip
@@ -108,9 +110,10 @@ class ConvBlock(nn.Module):
     def _out_height(self, height: int) -> int:
         return height * 2 if self.upsample else -(-height // self.stride)
 
-    def _strip_rows(self, x: torch.Tensor, strip_bytes: int | None) -> int:
+    def _strip_rows(self, x: torch.Tensor) -> int:
         """Output rows per strip: a multiple of 4 (up-block crops start at even rows) whose largest
-        intermediate (the activated input or a convolution's output) fits ``strip_bytes``."""
+        intermediate (the activated input or a convolution's output) fits :attr:`strip_bytes`."""
+        strip_bytes = self.strip_bytes
         if strip_bytes is None:
             strip_bytes = STRIP_BYTES.get(x.device.type, OTHER_STRIP_BYTES)
         n, channels, _, width = x.shape
@@ -119,18 +122,16 @@ class ConvBlock(nn.Module):
         row_bytes = n * x.element_size() * max(input_per_row, self.conv1.out_channels * out_width)
         return max(MIN_STRIP_ROWS, strip_bytes // max(row_bytes, 1) // 4 * 4)
 
-    def _whole(self, x: torch.Tensor, strip_bytes: int | None) -> bool:
+    def _whole(self, x: torch.Tensor) -> bool:
         """Whether to run on the whole picture: autograd records, or one strip covers it."""
-        return (recording(x, self.conv1.weight)
-                or self._strip_rows(x, strip_bytes) >= self._out_height(x.shape[-2]))
+        return recording(x, self.conv1.weight) or self._strip_rows(x) >= self._out_height(x.shape[-2])
 
-    def _strips(self, x: torch.Tensor, owned: bool, strip_bytes: int | None
-                ) -> Iterator[tuple[int, int, torch.Tensor]]:
+    def _strips(self, x: torch.Tensor, owned: bool) -> Iterator[tuple[int, int, torch.Tensor]]:
         """``(top, bottom, rows)``: the block's output rows ``[top, bottom)``, one strip at a time.
         Each strip's input rows are read (copied, or activated into a new tensor) before it is
         yielded."""
         height = self._out_height(x.shape[-2])
-        step = self._strip_rows(x, strip_bytes)
+        step = self._strip_rows(x)
         activated = not self.upsample and owned
         if activated:  # once for the whole input, in place: strips then read views of it
             x = prelu(self.act1, x, owned=True)

@@ -288,8 +288,8 @@ class LearnedInterpolator(nn.Module):
         bands = []
         band_pixels = self.band_pixels or self.memory.synthesis_band_pixels(state.frame1.device, height * width)
         for band in synthesis_bands(height, width, band_pixels):
-            inputs = (_warp_pair(values1, values2, level_flow1t, level_flow2t,
-                                 rows=(band.start // scale, band.stop // scale))
+            inputs = (splat_average_pair(values1, values2, level_flow1t, level_flow2t,
+                                         rows=(band.start // scale, band.stop // scale))
                       for values1, values2, level_flow1t, level_flow2t, scale in levels)
             bands.append(band.keep(self.synthesis.consume(inputs)))  # warps each level when needed
         return state.padding.crop(bands[0] if len(bands) == 1 else torch.cat(bands, dim=2))
@@ -330,13 +330,6 @@ class LearnedInterpolator(nn.Module):
 def _pixel_rows(features: torch.Tensor) -> torch.Tensor:
     """``(N, C, H, W)`` features as float32 in ``channels_last`` memory format (same values)."""
     return features.float().contiguous(memory_format=torch.channels_last)
-
-
-def _warp_pair(values1: torch.Tensor, values2: torch.Tensor, flow1t: torch.Tensor, flow2t: torch.Tensor,
-               rows: tuple[int, int] | None = None) -> torch.Tensor:
-    """Splat both frames' tensors of one level to time t (target ``rows`` only, if given) and
-    concatenate them (a GridNet input)."""
-    return splat_average_pair(values1, values2, flow1t, flow2t, rows)
 
 
 def _as_time(t: Time, like: torch.Tensor) -> Time:
