@@ -8,10 +8,12 @@ innermost range it ran in. Prints, and writes to ``bench/results/profile_model.j
 * ``top_ops``: the operators that took most time, with the range they ran in (e.g. ``aten::bmm`` in
   the GMA aggregation);
 * ``arithmetic``: the floating-point operations of the estimate and of the whole x4 (convolutions
-  and matrix products, counted by ``torch.utils.flop_counter`` in a separate unprofiled run;
-  elementwise work is not counted), this CPU's fp32 matrix-product rate (one 4096x4096 GEMM, best
-  of 5) and the seconds the x4's products would take at that rate: how far the run is from being
-  bound by arithmetic alone.
+  and matrix products, counted by ``torch.utils.flop_counter`` in a separate unprofiled run with the
+  same ranges; elementwise work is not counted), per operator and per range; this CPU's fp32
+  matrix-product rate (one 4096x4096 GEMM, best of 5) and the seconds the x4's products would take
+  at that rate: how far the run is from being bound by arithmetic alone; and per range the rate its
+  products ran at in the profiled run (``products_by_stage``: GFLOP over the self seconds of its
+  convolution and matrix-product operators).
 
 Random weights (``bench_model._model``), random frames and init flow (``bench_model._inputs``);
 profiling slows a run down by some percent, so compare shares, not seconds, with other benches.
@@ -66,9 +68,15 @@ def _resolve(root, path: str):
     return root
 
 
+def _profiler_range(name: str):
+    """A profiler range named ``PREFIX + name``."""
+    return torch.profiler.record_function(PREFIX + name)
+
+
 @contextmanager
-def ranges(model):
-    """Profiler ranges around the model's parts (what exists in this version of the model)."""
+def ranges(model, scope=_profiler_range):
+    """Ranges around the model's parts (what exists in this version of the model): ``scope(name)``
+    (a context manager; by default a profiler range) is entered and left around each."""
     import importlib
 
     undo = []
@@ -79,9 +87,9 @@ def ranges(model):
         open_ranges = []
 
         def enter(*_, _name=name, _open=open_ranges):
-            scope = torch.profiler.record_function(PREFIX + _name)
-            scope.__enter__()
-            _open.append(scope)
+            entered = scope(_name)
+            entered.__enter__()
+            _open.append(entered)
 
         def leave(*_, _open=open_ranges):
             _open.pop().__exit__(None, None, None)
@@ -99,7 +107,7 @@ def ranges(model):
         original = getattr(owner, leaf)
 
         def wrapped(*args, _f=original, _name=name, **kwargs):
-            with torch.profiler.record_function(PREFIX + _name):
+            with scope(_name):
                 return _f(*args, **kwargs)
 
         setattr(owner, leaf, staticmethod(wrapped) if isinstance(raw, staticmethod) else wrapped)
@@ -109,6 +117,36 @@ def ranges(model):
     finally:
         for step in reversed(undo):
             step()
+
+
+class StageFlops:
+    """Floating-point operations per innermost range (nested ranges apart, like :func:`attribute`),
+    read off a running ``FlopCounterMode``; operations outside every range go to ``"other"``."""
+
+    def __init__(self, counter) -> None:
+        self.counter = counter
+        self.flops: dict[str, int] = defaultdict(int)
+        self._nested: list[int] = []
+
+    @contextmanager
+    def scope(self, name: str):
+        start = self.counter.get_total_flops()
+        self._nested.append(0)
+        try:
+            yield
+        finally:
+            inside = self.counter.get_total_flops() - start
+            self.flops[name] += inside - self._nested.pop()
+            if self._nested:
+                self._nested[-1] += inside
+
+    def gflop(self) -> dict[str, float]:
+        """GFLOP per range, ``"other"`` included when anything ran outside the ranges."""
+        counted = dict(self.flops)
+        other = self.counter.get_total_flops() - sum(counted.values())
+        if other:
+            counted["other"] = other
+        return {name: round(n / 1e9, 2) for name, n in counted.items()}
 
 
 def attribute(events) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
@@ -130,23 +168,43 @@ def attribute(events) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
     return dict(stages), dict(ops)
 
 
+PRODUCT_OPS = frozenset({"aten::mkldnn_convolution", "aten::thnn_conv2d", "aten::_slow_conv2d_forward",
+                         "aten::bmm", "aten::mm", "aten::addmm", "aten::baddbmm"})
+"""Operators that do a stage's counted arithmetic (convolutions and matrix products) on the CPU."""
+
+
 def arithmetic(model, inputs, gemm_side: int = 4096) -> dict:
-    """GFLOP of the estimate and of the x4 (estimate + 3 synthesize), and the x4's products timed
-    at this CPU's GEMM rate (a bound no schedule of these operations can beat)."""
+    """GFLOP of the estimate and of the x4 (estimate + 3 synthesize), per range too, and the x4's
+    products timed at this CPU's GEMM rate (a bound no schedule of these operations can beat)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        state = model.estimate(*inputs)
+    stages = StageFlops(counter)
+    with torch.no_grad(), counter, ranges(model, stages.scope):
+        with stages.scope("estimate"):
+            state = model.estimate(*inputs)
         estimate = counter.get_total_flops()
         for t in X4_TIMES:
-            model.synthesize(state, t)
+            with stages.scope("synthesize"):
+                model.synthesize(state, t)
     total = counter.get_total_flops()
     by_op = {str(op): round(n / 1e9, 1) for op, n in counter.get_flop_counts()["Global"].items()}
     rate = gemm_rate_gflops(gemm_side)
     return {"estimate_gflop": round(estimate / 1e9, 1), "x4_gflop": round(total / 1e9, 1),
-            "x4_gflop_by_op": by_op, "gemm_rate_gflops": round(rate, 1),
+            "x4_gflop_by_op": by_op, "x4_gflop_by_stage": stages.gflop(), "gemm_rate_gflops": round(rate, 1),
             "x4_at_gemm_rate_s": round(total / 1e9 / rate, 2)}
+
+
+def product_rates(stage_gflop: dict[str, float], ops: dict[tuple[str, str], float]) -> dict[str, dict]:
+    """Per range with counted arithmetic: its GFLOP, the self seconds of its :data:`PRODUCT_OPS` and
+    the rate they ran at (GFLOP/s), to hold against the machine's GEMM rate."""
+    seconds: dict[str, float] = defaultdict(float)
+    for (stage, op), s in ops.items():
+        if op in PRODUCT_OPS:
+            seconds[stage] += s
+    return {stage: {"gflop": gflop, "product_s": round(seconds[stage], 3),
+                    "product_gflops_per_s": round(gflop / seconds[stage], 1) if seconds[stage] else None}
+            for stage, gflop in stage_gflop.items() if gflop > 0}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -168,6 +226,8 @@ def run(args: argparse.Namespace) -> dict:
     stages, ops = attribute(prof.events())
     total = sum(stages.values())
     counted = arithmetic(model, inputs) if args.dtype == "fp32" else None
+    if counted is not None:
+        counted["products_by_stage"] = product_rates(counted["x4_gflop_by_stage"], ops)
     out = {
         "bench": "profile_model", "size": args.size, "threads": args.threads, "dtype": args.dtype,
         "machine": machine_info(),
@@ -205,3 +265,7 @@ if __name__ == "__main__":
         a = result["arithmetic"]
         print(f"arithmetic: estimate {a['estimate_gflop']} GFLOP, x4 {a['x4_gflop']} GFLOP; fp32 GEMM rate "
               f"{a['gemm_rate_gflops']} GFLOP/s: the x4's products alone take {a['x4_at_gemm_rate_s']} s at it")
+        for stage, row in sorted(a["products_by_stage"].items(), key=lambda kv: -kv[1]["gflop"]):
+            rate = row["product_gflops_per_s"]
+            print(f"  {stage:<32} {row['gflop']:>8.1f} GFLOP in {row['product_s']:>6.2f} s of products: "
+                  + (f"{rate:.0f} GFLOP/s" if rate else "-"))

@@ -164,6 +164,40 @@ def test_arithmetic_counts_the_estimate_once_and_three_syntheses():
     synthesis = counted["x4_gflop"] - counted["estimate_gflop"]
     assert synthesis > 0.5 * counted["estimate_gflop"]  # GridNet runs three times, the flow net once
     assert counted["x4_at_gemm_rate_s"] == pytest.approx(counted["x4_gflop"] / counted["gemm_rate_gflops"], rel=0.02)
+    by_stage = counted["x4_gflop_by_stage"]
+    assert sum(by_stage.values()) == pytest.approx(counted["x4_gflop"], abs=0.1)
+    assert by_stage["flow.update.gru"] > 0 and by_stage["flow.update.gma_aggregation"] > 0
+    flow_net = sum(gflop for stage, gflop in by_stage.items() if stage.startswith("flow."))
+    assert by_stage["synthesize"] > 0.5 * flow_net  # GridNet three times, the flow net once
+
+
+def test_stage_flops_go_to_the_innermost_range_like_the_profilers_time():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    profile = load_bench("profile_model")
+    x = torch.ones(64, 64)
+    counter = FlopCounterMode(display=False)
+    stages = profile.StageFlops(counter)
+    with counter:
+        with stages.scope("outer"):
+            torch.mm(x, x)
+            with stages.scope("inner"):
+                torch.bmm(x[None], x[None])
+                torch.bmm(x[None], x[None])
+        with stages.scope("outer"):  # a range entered again adds up
+            torch.mm(x, x)
+        torch.mm(x, x)
+    product = 2 * 64**3 / 1e9
+    assert stages.gflop() == {"outer": round(2 * product, 2), "inner": round(2 * product, 2),
+                              "other": round(product, 2)}
+
+
+def test_product_rates_divide_a_stages_flops_by_its_product_operators_time():
+    profile = load_bench("profile_model")
+    ops = {("gru", "aten::mkldnn_convolution"): 2.0, ("gru", "aten::cat"): 1.0, ("splat", "aten::index_add_"): 0.5}
+    rates = profile.product_rates({"gru": 600.0, "splat": 0.0, "lookup": 3.0}, ops)
+    assert rates == {"gru": {"gflop": 600.0, "product_s": 2.0, "product_gflops_per_s": 300.0},
+                     "lookup": {"gflop": 3.0, "product_s": 0.0, "product_gflops_per_s": None}}
 
 
 def test_the_side_by_side_records_the_machines_gemm_rate_at_its_thread_count():
