@@ -100,6 +100,9 @@ class Interpolator:
         self.use_sgm = use_sgm
         self.sgm_memo = FrameMemo(capacity=2)
         """Per-frame SGM work of the last two frames: a clip's interior frames are described once."""
+        self.encoding_memo = FrameMemo(capacity=2)
+        """The learned flow net's encodings of the last two frames: a clip's interior frames are
+        encoded once (a few MB each: 8 MB at 960x540)."""
 
     @property
     def weight_free(self) -> bool:
@@ -121,10 +124,19 @@ class Interpolator:
         init13 = init31 = None
         if coarse is not None:
             init13, init31 = flow_to_tensor(coarse.flow_13, self.device), flow_to_tensor(coarse.flow_31, self.device)
-        state = self.model.estimate(t1, t3, init13, init31)
+        state = self.model.estimate(t1, t3, init13, init31, encoded=self._encodings((a, t1), (b, t3)))
         flows = PairFlows(state.flow12[0].float().cpu().numpy(), state.flow21[0].float().cpu().numpy(),
                           getattr(self.model, "variant", "model"))
         return PreparedPair(a, b, sgm, flows, state)
+
+    def _encodings(self, *frames: tuple[np.ndarray, torch.Tensor]) -> tuple | None:
+        """Each frame's flow-net encoding, from :attr:`encoding_memo` when the frame was in the last
+        pair (``frames``: the ``uint8`` frame, its tensor); None for a model that has none."""
+        encode = getattr(self.model, "encode_frame", None)
+        if encode is None:
+            return None
+        key = self.model.encoding_key(frames[0][1].device)
+        return tuple(self.encoding_memo.get(frame, key, lambda tensor=tensor: encode(tensor)) for frame, tensor in frames)
 
     def frame_at(self, pair: PreparedPair, t: float) -> np.ndarray:
         """The in-between at time ``t`` in (0, 1) as ``uint8`` RGB."""

@@ -1,7 +1,7 @@
 """Bench scripts that have something to get right besides timing: bench_memory's random pair state
 (its ``synthesis`` path), the prepared GPU run (bench/gpu_check.sh, on a CPU here),
-bench_classical_flows' in-between formula, bench_dev_ceiling's oracles and the dev-set summary of
-bench/common.py.
+bench_classical_flows' in-between formula, bench_dev_ceiling's oracles, the dev-set summary of
+bench/common.py and bench_clip_encoding's two ways of walking a clip.
 
 No timing is checked (timings live in the benches).
 """
@@ -123,3 +123,13 @@ def test_dev_set_summary_counts_triplets_against_the_cross_fade_and_dis():
     assert row["lpips_above_crossfade"] == 1  # 0.12 > 0.10; 0.2 is not above 0.2
     no_lpips = common.against_baselines({**ours, "lpips": []}, dis, {**cross_fade, "lpips": []})
     assert no_lpips["lpips"] == "unavailable" and no_lpips["lpips_above_crossfade"] == "unavailable"
+
+
+def test_clip_encoding_bench_reuses_encodings_in_one_way_and_not_the_other():
+    bench = load_bench("bench_clip_encoding")
+    threads = torch.get_num_threads()
+    result = bench.run(Namespace(size="160x128", pairs=1, rounds=1, threads=threads))
+    # the untimed first pair encodes frames 0 and 1; the timed pair reuses frame 1's encoding, or not
+    assert result["encoding_memo_last_walk"] == {"reused": {"misses": 3, "hits": 1},
+                                                 "fresh": {"misses": 2, "hits": 0}}
+    assert result["pairs_timed_per_way"] == 1 and set(result["median_s_per_pair"]) == {"reused", "fresh"}

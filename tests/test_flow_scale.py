@@ -79,7 +79,8 @@ def test_auto_runs_the_flow_net_of_a_4k_pair_at_about_1080p(monkeypatch):
     model = build_model("afi").eval()
     seen = []
 
-    def fake_bidirectional(image1, image2, init12=None, init21=None):
+    def fake_bidirectional(image1, image2, init12=None, init21=None, encoded=None):
+        assert encoded is None  # the frames are encoded by the flow net itself here
         seen.append((tuple(image1.shape[-2:]), None if init12 is None else float(init12[0, 0].mean())))
         flow = torch.ones(1, 2, *image1.shape[-2:])
         return FlowPair(flow, -flow, None, None)

@@ -117,19 +117,29 @@ class FlowNet(nn.Module):
         return self._flows(image1, image2, [flow_init])[0]
 
     def bidirectional(self, image1: torch.Tensor, image2: torch.Tensor,
-                      init12: torch.Tensor | None = None, init21: torch.Tensor | None = None) -> FlowPair:
+                      init12: torch.Tensor | None = None, init21: torch.Tensor | None = None,
+                      encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> FlowPair:
         """Flows 1 -> 2 and 2 -> 1; each frame is encoded only once.
 
         Args:
             image1, image2: ``(N, 3, H, W)`` frames in [-1, 1], any H, W >= 1.
             init12, init21: optional ``(N, 2, H, W)`` init flows in pixels.
+            encoded: both frames' :meth:`encode` outputs when already at hand (a frame shared with
+                the previous pair of a clip); None encodes them here.
         """
         _check_inputs(image1, image2, init12, init21)
-        (flow12, low12), (flow21, low21) = self._flows(image1, image2, [init12, init21])
+        (flow12, low12), (flow21, low21) = self._flows(image1, image2, [init12, init21], encoded)
         return FlowPair(flow12, flow21, low12, low21)
 
-    def _flows(self, image1: torch.Tensor, image2: torch.Tensor, inits: list[torch.Tensor | None]
-               ) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    def encode(self, image: torch.Tensor) -> torch.Tensor:
+        """One frame ``(N, 3, H, W)`` in [-1, 1] -> its encoder features ``(N, 256, h, w)``, exactly as
+        :meth:`bidirectional` computes them (padded below :data:`MIN_FLOW_SIDE`, then resized as
+        in :meth:`encode_pair`)."""
+        h, w = image.shape[-2:]
+        return self._encode_padded(CentredPadding.to_valid_size(h, w, min_side=MIN_FLOW_SIDE).pad(image))
+
+    def _flows(self, image1: torch.Tensor, image2: torch.Tensor, inits: list[torch.Tensor | None],
+               encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         """``(flow, init_low)`` for 1 -> 2 (``inits[0]``) and, with a second entry, 2 -> 1.
 
         Frames below :data:`MIN_FLOW_SIDE` are replicate-padded (centred) and flows cropped back.
@@ -137,7 +147,7 @@ class FlowNet(nn.Module):
         h, w = image1.shape[-2:]
         padding = CentredPadding.to_valid_size(h, w, min_side=MIN_FLOW_SIDE)
         image1, image2 = padding.pad(image1), padding.pad(image2)
-        fmaps = self.encode_pair(image1, image2)
+        fmaps = encoded if encoded is not None else self.encode_pair(image1, image2)
         size = tuple(image1.shape[-2:])
         results = []
         for source, init in enumerate(inits):
@@ -155,15 +165,15 @@ class FlowNet(nn.Module):
         development machine from the flow net's 128 px up), for about half the encoder's peak
         memory, which is most of the estimate's at 1920x1080.
         """
-        h, w = image1.shape[-2:]
+        return self._encode_padded(image1), self._encode_padded(image2)
+
+    def _encode_padded(self, image: torch.Tensor) -> torch.Tensor:
+        """A frame of a valid size, resized to H8 x W8 (when it is not already) and encoded."""
+        h, w = image.shape[-2:]
         h8, w8 = h // 8 * 8, w // 8 * 8
-
-        def encode(image: torch.Tensor) -> torch.Tensor:
-            if (h8, w8) != (h, w):
-                image = F.interpolate(image, size=(h8, w8), mode="bilinear", align_corners=False)
-            return self.encoder(image.contiguous()).float()
-
-        return encode(image1), encode(image2)
+        if (h8, w8) != (h, w):
+            image = F.interpolate(image, size=(h8, w8), mode="bilinear", align_corners=False)
+        return self.encoder(image.contiguous()).float()
 
     def refine(self, fmap1: torch.Tensor, fmap2: torch.Tensor, flow_init: torch.Tensor | None,
                size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -18,6 +18,7 @@ output comes back at the input size.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -141,6 +142,27 @@ class PairState:
         return tuple(self.flow12.shape[-2:])
 
 
+@dataclass(frozen=True)
+class FrameEncoding:
+    """The flow net's encoding of one frame (:meth:`LearnedInterpolator.encode_frame`): it does not
+    depend on the other frame, so a clip's interior frame, in two pairs, is encoded once.
+
+    Attributes:
+        features: ``(N, 256, h, w)`` float32 encoder features (h, w: the flow net's 1/8 grid).
+        frame_shape: ``(N, 3, H, W)`` of the frame encoded.
+        key: :meth:`LearnedInterpolator.encoding_key` when it was made (the model, its encoder's
+            weights, flow scale, autocast and device): an encoding is only used under the same key.
+    """
+
+    features: torch.Tensor
+    frame_shape: tuple[int, ...]
+    key: tuple
+
+
+_INSTANCES = itertools.count()
+"""Numbers the models, for :meth:`LearnedInterpolator.encoding_key` (an ``id`` can be reused)."""
+
+
 class LearnedInterpolator(nn.Module):
     """AnimeInterp / AFI: flow net + feature pyramid + forward splatting + GridNet.
 
@@ -174,6 +196,9 @@ class LearnedInterpolator(nn.Module):
         self.band_pixels: int | None = None
         self.flow_scale: FlowScale = check_flow_scale(flow_scale)
         self.set_memory_options(correlation, attention, memory_budget)
+        self._instance = next(_INSTANCES)
+        self._encoder_loads = 0
+        self.flow_net.encoder.register_load_state_dict_post_hook(self._count_encoder_load)
 
     @property
     def memory(self) -> MemoryOptions:
@@ -203,19 +228,68 @@ class LearnedInterpolator(nn.Module):
 
     @torch.inference_mode()
     def estimate(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None = None,
-                 init21: torch.Tensor | None = None) -> PairState:
+                 init21: torch.Tensor | None = None,
+                 encoded: tuple[FrameEncoding, FrameEncoding] | None = None) -> PairState:
         """Flows in both directions and both feature pyramids, once per pair.
 
         Args:
             frame1, frame2: ``(N, 3, H, W)`` float frames in [0, 1], any H, W >= 1.
             init12, init21: optional ``(N, 2, H, W)`` coarse init flows in pixels (from SGM).
+            encoded: both frames' :meth:`encode_frame` results when at hand (the same numbers as
+                encoding them here); None encodes them here.
 
         Returns:
             A :class:`PairState` for :meth:`synthesize`.
         """
         frame1, frame2, init12, init21 = _check_frames(frame1, frame2, init12, init21)
+        features = None if encoded is None else self._encoded_features(encoded, frame1.shape, frame1.device)
         with self._autocast(frame1.device):
-            return self.pair_state(frame1, frame2, init12, init21)
+            return self.pair_state(frame1, frame2, init12, init21, features)
+
+    @torch.inference_mode()
+    def encode_frame(self, frame: torch.Tensor) -> FrameEncoding:
+        """The flow net's encoding of one ``(N, 3, H, W)`` frame in [0, 1], for :meth:`estimate`'s
+        ``encoded`` (the frame shrunk by the flow scale, as :meth:`flow_pair` does)."""
+        frame = _check_frames(frame, frame, None, None)[0]
+        h, w = frame.shape[-2:]
+        scale = flow_scale_for(h, w, self.flow_scale)
+        with self._autocast(frame.device):
+            small = frame if scale == 1.0 else shrink_frames(frame, scaled_size(h, w, scale))
+            features = self.flow_net.encode(to_signed(small))
+        return FrameEncoding(features, tuple(frame.shape), self.encoding_key(frame.device))
+
+    def encoding_key(self, device: torch.device | str | None = None) -> tuple:
+        """Everything besides the frame that :meth:`encode_frame` depends on: this model, its
+        encoder's weights, the flow scale, the autocast dtype and the device.
+
+        The weights count as changed when a state dict is loaded into the encoder (through the
+        model or the encoder itself) and, outside inference mode, after any in-place change of a
+        parameter (an optimiser step); parameters made in inference mode carry no version counter.
+        """
+        try:
+            versions = tuple(p._version for p in self.flow_net.encoder.parameters())
+        except RuntimeError:  # inference tensors (a model built in inference mode) have no version
+            versions = None
+        device = torch.device(device) if device is not None else next(self.parameters()).device
+        return self._instance, self._encoder_loads, versions, self.flow_scale, self.autocast_dtype, str(device)
+
+    def _count_encoder_load(self, _module: nn.Module, _incompatible) -> None:
+        self._encoder_loads += 1
+
+    def _encoded_features(self, encoded: tuple[FrameEncoding, FrameEncoding], shape: torch.Size,
+                          device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The features of two :class:`FrameEncoding` checked against the frames and the model."""
+        if len(encoded) != 2 or not all(isinstance(e, FrameEncoding) for e in encoded):
+            raise InputError("encoded: expected the two frames' FrameEncoding (LearnedInterpolator.encode_frame)")
+        key = self.encoding_key(device)
+        for name, encoding in zip(("frame1", "frame2"), encoded):
+            if encoding.frame_shape != tuple(shape):
+                raise InputError(f"encoded: the {name} encoding is of a {encoding.frame_shape} frame, "
+                                 f"not {tuple(shape)}")
+            if encoding.key != key:
+                raise InputError(f"encoded: the {name} encoding was made by another model, other weights or "
+                                 "other settings (flow scale, autocast, device); encode the frame again")
+        return encoded[0].features, encoded[1].features
 
     @torch.inference_mode()
     def synthesize(self, state: PairState, t: Time) -> torch.Tensor:
@@ -230,26 +304,30 @@ class LearnedInterpolator(nn.Module):
     # -- differentiable building blocks ------------------------------------------------------------
 
     def pair_state(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None = None,
-                   init21: torch.Tensor | None = None) -> PairState:
-        """Like :meth:`estimate`, without input checks, inference mode or autocast."""
-        flows = self.flow_pair(frame1, frame2, init12, init21)
+                   init21: torch.Tensor | None = None,
+                   encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> PairState:
+        """Like :meth:`estimate`, without input checks, inference mode or autocast (``encoded``: the
+        frames' encoder features, unchecked)."""
+        flows = self.flow_pair(frame1, frame2, init12, init21, encoded)
         return self.state_from_flows(frame1, frame2, flows.flow12, flows.flow21, flows.init12_low, flows.init21_low)
 
     def flow_pair(self, frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None = None,
-                  init21: torch.Tensor | None = None) -> FlowPair:
+                  init21: torch.Tensor | None = None,
+                  encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> FlowPair:
         """Both flows ``(N, 2, H, W)`` px at the frames' size, from the flow net. Where
         :func:`.flow_scale_for` gives a scale below 1 (auto: frames above 1920x1088 pixels), the flow
         net sees the frames shrunk by it (area average; init flows nearest-shrunk) and its flows are
-        enlarged back (bilinear, values scaled); ``init*_low`` then lie on the shrunk frames' 1/8 grid."""
+        enlarged back (bilinear, values scaled); ``init*_low`` then lie on the shrunk frames' 1/8 grid.
+        ``encoded``: the frames' encoder features (:meth:`encode_frame`) when at hand."""
         h, w = frame1.shape[-2:]
         scale = flow_scale_for(h, w, self.flow_scale)
         if scale == 1.0:
-            return self.flow_net.bidirectional(to_signed(frame1), to_signed(frame2), init12, init21)
+            return self.flow_net.bidirectional(to_signed(frame1), to_signed(frame2), init12, init21, encoded=encoded)
         size = scaled_size(h, w, scale)
         n = frame1.shape[0]
         small = shrink_frames(torch.cat([frame1, frame2]), size)
         inits = [None if f is None else resize_flow(f, size, "nearest") for f in (init12, init21)]
-        flows = self.flow_net.bidirectional(to_signed(small[:n]), to_signed(small[n:]), *inits)
+        flows = self.flow_net.bidirectional(to_signed(small[:n]), to_signed(small[n:]), *inits, encoded=encoded)
         return FlowPair(resize_flow(flows.flow12, (h, w)), resize_flow(flows.flow21, (h, w)),
                         flows.init12_low, flows.init21_low)
 
