@@ -17,11 +17,11 @@ correlation, full / efficient attention), ``flow_scale`` (the flow net on shrunk
 from .build import WEIGHTS_FORMAT, build_model, load_model, read_metadata
 from .compat import CHECKPOINT_COMPAT, CheckpointCompat
 from .flownet import FlowNet, FlowPair
-from .interpolator import LearnedInterpolator, PairState
+from .interpolator import FrameEncoding, LearnedInterpolator, PairState
 from .memory import MemoryOptions
 from .variants import VARIANTS, ModelVariant
 
 __all__ = [
-    "build_model", "load_model", "read_metadata", "WEIGHTS_FORMAT", "LearnedInterpolator", "PairState",
+    "build_model", "load_model", "read_metadata", "WEIGHTS_FORMAT", "LearnedInterpolator", "PairState", "FrameEncoding",
     "FlowNet", "FlowPair", "CheckpointCompat", "CHECKPOINT_COMPAT", "VARIANTS", "ModelVariant", "MemoryOptions",
 ]
