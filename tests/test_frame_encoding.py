@@ -90,3 +90,11 @@ def test_a_model_built_in_inference_mode_encodes_too_and_notices_a_loaded_checkp
         with pytest.raises(InputError, match="other weights"):
             model.estimate(frame, frame, encoded=(encoding, encoding))
 
+
+
+@pytest.mark.parametrize("bad, message", [(torch.zeros(1, 3, 64, 64, dtype=torch.uint8), "float values"),
+                                          (torch.full((1, 3, 64, 64), float("nan")), "NaN"),
+                                          (torch.zeros(3, 64, 64), r"\(N, 3, H, W\)")])
+def test_a_bad_frame_gets_the_estimates_clear_error(bad, message):
+    with pytest.raises(InputError, match=f"frame: .*{message}"):
+        _model().encode_frame(bad)

@@ -250,7 +250,8 @@ class LearnedInterpolator(nn.Module):
     def encode_frame(self, frame: torch.Tensor) -> FrameEncoding:
         """The flow net's encoding of one ``(N, 3, H, W)`` frame in [0, 1], for :meth:`estimate`'s
         ``encoded`` (the frame shrunk by the flow scale, as :meth:`flow_pair` does)."""
-        frame = _check_frames(frame, frame, None, None)[0]
+        _check_frame("frame", frame)
+        frame = frame.float()
         h, w = frame.shape[-2:]
         scale = flow_scale_for(h, w, self.flow_scale)
         with self._autocast(frame.device):
@@ -426,23 +427,28 @@ def _as_time(t: Time, like: torch.Tensor) -> Time:
     return t
 
 
+def _check_frame(name: str, x: torch.Tensor) -> None:
+    """One frame's boundary checks: an ``(N, 3, H, W)`` float tensor, finite, in [0, 1]."""
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
+        raise InputError(f"{name}: expected an (N, 3, H, W) tensor, got "
+                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    if not x.is_floating_point():
+        raise InputError(f"{name}: expected float values in [0, 1], got dtype {x.dtype}")
+    if x.numel() == 0:
+        raise InputError(f"{name}: empty tensor {tuple(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        raise InputError(f"{name}: contains NaN or infinite values")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        raise InputError(f"{name}: values must be in [0, 1], got [{lo:.4g}, {hi:.4g}]"
+                         + ("; divide 8-bit frames by 255" if hi > 2 else ""))
+
+
 def _check_frames(frame1: torch.Tensor, frame2: torch.Tensor, init12: torch.Tensor | None,
                   init21: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
     """Boundary checks (shapes, float dtype, finiteness, [0, 1] range); returns float32 copies."""
-    for name, x in (("frame1", frame1), ("frame2", frame2)):
-        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
-            raise InputError(f"{name}: expected an (N, 3, H, W) tensor, got "
-                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
-        if not x.is_floating_point():
-            raise InputError(f"{name}: expected float values in [0, 1], got dtype {x.dtype}")
-        if x.numel() == 0:
-            raise InputError(f"{name}: empty tensor {tuple(x.shape)}")
-        if not bool(torch.isfinite(x).all()):
-            raise InputError(f"{name}: contains NaN or infinite values")
-        lo, hi = float(x.min()), float(x.max())
-        if lo < -1e-3 or hi > 1 + 1e-3:
-            raise InputError(f"{name}: values must be in [0, 1], got [{lo:.4g}, {hi:.4g}]"
-                             + ("; divide 8-bit frames by 255" if hi > 2 else ""))
+    _check_frame("frame1", frame1)
+    _check_frame("frame2", frame2)
     if frame1.shape != frame2.shape:
         raise InputError(f"frame1 {tuple(frame1.shape)} and frame2 {tuple(frame2.shape)} differ in shape")
     if frame1.device != frame2.device:
