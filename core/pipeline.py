@@ -129,14 +129,12 @@ class Interpolator:
                           getattr(self.model, "variant", "model"))
         return PreparedPair(a, b, sgm, flows, state)
 
-    def _encodings(self, *frames: tuple[np.ndarray, torch.Tensor]) -> tuple | None:
-        """Each frame's flow-net encoding, from :attr:`encoding_memo` when the frame was in the last
-        pair (``frames``: the ``uint8`` frame, its tensor); None for a model that has none."""
-        encode = getattr(self.model, "encode_frame", None)
-        if encode is None:
-            return None
+    def _encodings(self, *frames: tuple[np.ndarray, torch.Tensor]) -> tuple:
+        """Each frame's flow-net encoding (``frames``: the ``uint8`` frame, its tensor), from
+        :attr:`encoding_memo` when the frame was in the last pair."""
         key = self.model.encoding_key(frames[0][1].device)
-        return tuple(self.encoding_memo.get(frame, key, lambda tensor=tensor: encode(tensor)) for frame, tensor in frames)
+        return tuple(self.encoding_memo.get(frame, key, lambda tensor=tensor: self.model.encode_frame(tensor))
+                     for frame, tensor in frames)
 
     def frame_at(self, pair: PreparedPair, t: float) -> np.ndarray:
         """The in-between at time ``t`` in (0, 1) as ``uint8`` RGB."""
