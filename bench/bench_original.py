@@ -18,6 +18,8 @@ CPU, ``--threads`` torch threads, at 960x540:
   full forwards (t = 0.25, 0.5, 0.75): its one in-between is the median of the three, its x4 their
   sum. Ours (``LearnedInterpolator``, default memory options) runs ``--repeats`` rounds of x4
   (estimate + 3 synthesize) and one in-between (estimate + synthesize(0.5)); medians of each.
+  ``--rounds N`` repeats the pair of processes (original, then ours) N times, alternating, and
+  reports each side's medians over the rounds beside every round's own ratios (:func:`combine_rounds`).
   Both load the same weights, made by the fidelity fixtures' rule (``tests/support/weight_rule.py``,
   seed ``--seed``; GMA's gamma is then about 0.5, so GMA is live), and get the same random frames
   and init flows; the largest difference of their t = 0.5 frames and flows is reported too.
@@ -441,6 +443,8 @@ def run(args: argparse.Namespace) -> dict:
     if unknown:
         raise ValueError(f"unknown part(s) {unknown}; choose from {PARTS}")
     dtypes = _dtypes(args.ours_dtypes)  # refused before the original's minutes of running
+    if args.rounds < 1:
+        raise ValueError(f"--rounds must be at least 1, got {args.rounds}")
     report = {"bench": "original", "date": datetime.datetime.now().isoformat(timespec="seconds"),
               "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
               "machine": machine_info(), "threads": args.threads, "allocator": args.allocator,
@@ -455,18 +459,65 @@ def run(args: argparse.Namespace) -> dict:
                                          "original": _spawn("original-sgm", args, save),
                                          "ours": _spawn("ours-sgm", args, save)}
         if "model" in parts:
-            model = report["measured"]["model"] = {"original": _spawn("original-model", args, save)}
-            for dtype in dtypes:
-                name = _ours_name(dtype)
-                model[name] = _spawn("ours-model", argparse.Namespace(**{**vars(args), "dtype": dtype}), save)
-                model["agreement" + name[4:]] = _agreement(save, name)
+            report["measured"]["model"] = combine_rounds([_model_round(args, dtypes, save)
+                                                          for _ in range(args.rounds)])
     report["load_after"] = load_snapshot()
     report["gemm_rate_after_gflops"] = _gemm_rate(args.threads)
     report["table"] = side_by_side_rows(report["measured"])
     out = write_result(args.out, report)
     print(format_table(report["table"]), file=sys.stderr)
+    for number, round_ in enumerate(report["measured"].get("model", {}).get("rounds", []), 1):
+        ratios = ", ".join(f"{k} {v}" for k, v in round_.items() if k.startswith("x4_ratio"))
+        print(f"round {number}: {ratios}", file=sys.stderr)
     print(f"wrote {out}", file=sys.stderr)
     return report
+
+
+def _model_round(args: argparse.Namespace, dtypes: list[str], save: str) -> dict:
+    """One round of the model part: the original's three runs, then ours in each precision."""
+    model = {"original": _spawn("original-model", args, save)}
+    for dtype in dtypes:
+        name = _ours_name(dtype)
+        model[name] = _spawn("ours-model", argparse.Namespace(**{**vars(args), "dtype": dtype}), save)
+        model["agreement" + name[4:]] = _agreement(save, name)
+    return model
+
+
+ROUND_KEYS = ("single_s", "x4_s", "single_cpu_s", "x4_cpu_s")
+"""The figures of a side that :func:`combine_rounds` takes the median of over the rounds."""
+
+
+def combine_rounds(rounds: list[dict]) -> dict:
+    """The model part's rounds (``--rounds``) as one result: one round is returned as it is; of
+    several, each side's figures are the medians over the rounds (peak RSS: the largest, the
+    agreements: the worst), and ``rounds`` keeps every round with its own ratios
+    (``x4_ratio_s``, ``x4_ratio_cpu_s`` per precision of ours).
+
+    Alternating the original and ours in rounds puts both beside each other at every hour of a
+    long run: the machine's speed drifts by a fifth within an hour, and a ratio from neighbouring
+    processes is fairer than one from the original's minutes followed by ours.
+    """
+    if len(rounds) == 1:
+        return rounds[0]
+    combined: dict = {}
+    for name in rounds[0]:
+        sides = [r[name] for r in rounds]
+        if name.startswith("agreement"):
+            present = [s for s in sides if s]
+            combined[name] = ({k: max(s[k] for s in present) for k in present[0]} if present else None)
+            continue
+        errors = [s["error"] for s in sides if "error" in s]
+        if errors:
+            combined[name] = {"error": errors[0], "peak_rss_mb": max(s["peak_rss_mb"] for s in sides)}
+            continue
+        combined[name] = {**{k: round(statistics.median(s[k] for s in sides), 3) for k in ROUND_KEYS},
+                          "peak_rss_mb": max(s["peak_rss_mb"] for s in sides)}
+    for r in rounds:
+        for name in [k for k in r if k.startswith("ours") and "error" not in r[k] and "error" not in r["original"]]:
+            for key in ("x4_s", "x4_cpu_s"):
+                r[f"x4_ratio{name[4:]}_{key[3:]}"] = ratio(r["original"][key], r[name][key])
+    combined["rounds"] = rounds
+    return combined
 
 
 def _gemm_rate(threads: int) -> float:
@@ -513,6 +564,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0, help="seed of the weight rule")
     p.add_argument("--repeats", type=int, default=2, help="our rounds of x4 + one in-between (>= 1)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="model part: run the original and ours this many times, alternating; each "
+                        "side's figures are then the medians of the rounds (each round's ratios kept)")
     p.add_argument("--real", type=Path, default=DEFAULT_REAL, help="folder of a real triplet (first, last)")
     p.add_argument("--preset", choices=("disney", "japan"), default="disney",
                    help="SGM line preset (the original's for a folder name without 'Japan': disney)")

@@ -205,3 +205,58 @@ def test_the_side_by_side_records_the_machines_gemm_rate_at_its_thread_count():
     threads = torch.get_num_threads()
     rate = original._gemm_rate(1)
     assert rate > 0 and torch.get_num_threads() == threads  # measured at 1 thread, then restored
+
+
+def _side(x4_s: float, rss: float = 1000.0, **extra) -> dict:
+    return {"single_s": x4_s / 3, "x4_s": x4_s, "single_cpu_s": x4_s / 2, "x4_cpu_s": 2 * x4_s,
+            "peak_rss_mb": rss, **extra}
+
+
+def test_rounds_give_each_sides_medians_beside_every_rounds_own_ratio(bench):
+    one = {"original": _side(150.0), "ours": _side(15.0), "agreement": {"frame": 1e-5}}
+    assert bench.combine_rounds([one]) is one  # one round: as it is
+    rounds = [{"original": _side(o, rss=3900.0 + i), "ours": _side(u, rss=1200.0 - i),
+               "agreement": None if i == 1 else {"frame": [1e-5, None, 3e-5][i], "flow": 2e-5}}
+              for i, (o, u) in enumerate([(150.0, 15.0), (130.0, 18.0), (140.0, 14.0)])]
+    combined = bench.combine_rounds(rounds)
+    assert combined["original"]["x4_s"] == 140.0 and combined["ours"]["x4_s"] == 15.0  # medians
+    assert combined["original"]["x4_cpu_s"] == 280.0 and combined["ours"]["single_s"] == 5.0
+    assert combined["original"]["peak_rss_mb"] == 3902.0 and combined["ours"]["peak_rss_mb"] == 1200.0  # largest
+    assert combined["agreement"] == {"frame": 3e-5, "flow": 2e-5}  # the worst of the rounds that saved it
+    assert [r["x4_ratio_s"] for r in combined["rounds"]] == [10.0, 7.22, 10.0]  # each round's own
+    assert combined["rounds"][0]["x4_ratio_cpu_s"] == 10.0
+    (x4,) = [row for row in bench.side_by_side_rows({"model": combined}) if "x4" in row["what"]]
+    assert x4["ratio_s"] == 9.33  # the table: the medians' ratio
+
+
+def test_a_failed_round_fails_the_side_and_bad_rounds_are_refused_first(bench, tmp_path, monkeypatch):
+    rounds = [{"original": _side(150.0), "ours": _side(15.0), "agreement": None},
+              {"original": _side(140.0), "ours": {"peak_rss_mb": 900.0, "error": ["MemoryError"]}, "agreement": None}]
+    combined = bench.combine_rounds(rounds)
+    assert combined["ours"] == {"error": ["MemoryError"], "peak_rss_mb": 1000.0}
+    assert "x4_ratio_s" in combined["rounds"][0] and "x4_ratio_s" not in combined["rounds"][1]
+    monkeypatch.setattr(bench, "check_original", lambda path: None)
+    spawned = []
+    monkeypatch.setattr(bench, "_spawn", lambda *a: spawned.append(a) or {})
+    with pytest.raises(ValueError, match="--rounds must be at least 1"):
+        bench.run(bench.build_parser().parse_args(["--afi", str(tmp_path), "--rounds", "0"]))
+    assert spawned == []
+
+
+def test_rounds_alternate_the_original_and_ours(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "check_original", lambda path: None)
+    monkeypatch.setattr(bench, "_gemm_rate", lambda threads: 300.0)
+    spawned = []
+
+    def spawn(child, args, save):
+        spawned.append((child, args.dtype))
+        return _side(150.0 if child.startswith("original") else 15.0)
+
+    monkeypatch.setattr(bench, "_spawn", spawn)
+    out = tmp_path / "r.json"
+    result = bench.run(bench.build_parser().parse_args(
+        ["--afi", str(tmp_path), "--parts", "model", "--rounds", "2", "--ours-dtypes", "fp32,bf16", "--out", str(out)]))
+    assert spawned == [("original-model", "fp32"), ("ours-model", "fp32"), ("ours-model", "bf16")] * 2
+    model = result["measured"]["model"]
+    assert len(model["rounds"]) == 2 and model["rounds"][1]["x4_ratio_bf16_s"] == 10.0
+    assert json.loads(out.read_text())["measured"]["model"]["ours_bf16"]["x4_s"] == 15.0
