@@ -256,8 +256,12 @@ def run_paths(args: argparse.Namespace) -> dict:
     """Peak RSS / seconds / peak CUDA memory per (size, path), each in a fresh child process."""
     import torch
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import load_snapshot, machine_info  # here: the children measured must not import OpenCV
+
     rows = []
     chosen = allocators(args.allocator)
+    started, load_before = time.strftime("%Y-%m-%dT%H:%M:%S"), load_snapshot()
     for w, h in _sizes(args.sizes):
         for path in args.paths.split(","):
             if path not in PATHS:
@@ -285,6 +289,10 @@ def run_paths(args: argparse.Namespace) -> dict:
         "cpu": platform.processor() or platform.machine(),
         "torch": torch.__version__,
         "python": sys.version.split()[0],
+        "date": started,
+        "machine": machine_info(),
+        "load_before": load_before,
+        "load_after": load_snapshot(),
         "table": rows,
     }
 

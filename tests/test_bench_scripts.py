@@ -133,3 +133,14 @@ def test_clip_encoding_bench_reuses_encodings_in_one_way_and_not_the_other():
     assert result["encoding_memo_last_walk"] == {"reused": {"misses": 3, "hits": 1},
                                                  "fresh": {"misses": 2, "hits": 0}}
     assert result["pairs_timed_per_way"] == 1 and set(result["median_s_per_pair"]) == {"reused", "fresh"}
+
+
+def test_the_memory_bench_names_the_machine_and_the_hour(monkeypatch):
+    bench = load_bench("bench_memory")
+    monkeypatch.setattr(bench, "measure", lambda *a, **k: {"peak_rss_mb": 10.0, "wall_s": 1.0, "returncode": 0,
+                                                          "stdout": '{"seconds": 0.5, "peak_cuda_mb": null}'})
+    args = bench.build_parser().parse_args(["--sizes", "64x64", "--paths", "learned"])
+    report = bench.run(args)
+    assert report["machine"]["cores"] >= 1 and report["machine"]["torch"] == torch.__version__
+    assert report["date"] and "load_average" in report["load_before"] and "load_average" in report["load_after"]
+    assert report["table"][0]["peak_rss_mb"] == 10.0
