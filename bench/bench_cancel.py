@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT.parent))
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from common import write_result  # noqa: E402
+from common import write_result
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -61,7 +61,7 @@ def cancel_latency(images: torch.Tensor, after: float, state, model=None) -> dic
     outcome = "finished"
     try:
         AnimeInterpolate().run(images, matching="colour", model=model)
-    except Exception as e:  # the fake's InterruptProcessingException
+    except Exception as e:  # noqa: BLE001 - the fake's InterruptProcessingException
         outcome = type(e).__name__
     end = time.perf_counter()
     timer.cancel()
@@ -80,6 +80,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from comfyui_animeinterp.core.data.synthetic import make_triplet
+
     from tests.support.fake_comfy import install_fake_comfy, uninstall_fake_comfy
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_model  # noqa: E402  (sibling bench module)
-from common import load_snapshot, machine_info, main  # noqa: E402
+import bench_model
+from common import load_snapshot, machine_info, main
 
 
 def _walk(interp, frames, fresh: bool) -> list[float]:

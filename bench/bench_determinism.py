@@ -20,7 +20,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-
 from comfyui_animeinterp.core import concurrency
 from comfyui_animeinterp.core.cli import main
 from comfyui_animeinterp.core.io.video import list_images, read_image, write_frames

@@ -61,7 +61,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import against_baselines, dev_set_parser, dev_triplets, environment, image_quality, lpips_model, main
+from common import (
+    against_baselines,
+    dev_set_parser,
+    dev_triplets,
+    environment,
+    image_quality,
+    lpips_model,
+    main,
+)
 
 SETS = (("colour", (960, 540)), ("lineart", None))
 ORACLE_TIMES = (0.3, 0.4, 0.5, 0.6, 0.7)

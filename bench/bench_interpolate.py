@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_memory import measure, write_clip  # noqa: E402  (sibling bench module)
+from bench_memory import measure, write_clip
 
 
 def run(args: argparse.Namespace) -> dict:

@@ -175,15 +175,15 @@ def peak_rss_mb() -> float:
 
 def _peak_memory_child(variant: str, height: int, width: int, threads: int, device: str, dtype: str) -> dict:
     """Peak memory of a fresh process that builds the model and runs one x4 pass."""
+    here = os.path.dirname(os.path.abspath(__file__))
     code = (
-        "import json,sys,torch;sys.path.insert(0,%r);import bench_model as b;"
-        "torch.set_num_threads(%d);m=b._model(%r,%r,%r);base=b.peak_rss_mb();"
-        "b._run(m,b._inputs(%d,%d,%r),b.X4_TIMES,%r);"
-        "cuda=%r.startswith('cuda');"
+        f"import json,sys,torch;sys.path.insert(0,{here!r});import bench_model as b;"
+        f"torch.set_num_threads({threads:d});m=b._model({variant!r},{device!r},{dtype!r});base=b.peak_rss_mb();"
+        f"b._run(m,b._inputs({height:d},{width:d},{device!r}),b.X4_TIMES,{device!r});"
+        f"cuda={device!r}.startswith('cuda');"
         "print(json.dumps({'after_build_mb':round(base),'peak_rss_mb':round(b.peak_rss_mb()),"
         "'peak_cuda_allocated_mb':round(torch.cuda.max_memory_allocated()/2**20) if cuda else None}))"
-    ) % (os.path.dirname(os.path.abspath(__file__)), threads, variant, device, dtype,
-         height, width, device, device, device)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

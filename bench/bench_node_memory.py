@@ -41,8 +41,8 @@ def child(args: argparse.Namespace) -> dict:
     sys.path[:0] = [str(ROOT.parent), str(ROOT)]
     import numpy as np
     import torch
-
     from comfyui_animeinterp.core.data.synthetic import make_clip
+
     from tests.support.fake_comfy import install_fake_comfy
     from tests.support.model_files import write_model_file, write_vgg_file
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_REAL, bench_pairs  # noqa: E402
+from common import DEFAULT_REAL, bench_pairs
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,7 +26,7 @@ import cv2
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_REAL, bench_pairs, environment, median_time  # noqa: E402
+from common import DEFAULT_REAL, bench_pairs, environment, median_time
 
 ORIGINAL_SECONDS_REAL_960x540 = 110.0
 """Recorded time of the original SGM on a real 960x540 pair here (issue 2 / ARCHITECTURE.md §12)."""
@@ -47,19 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from comfyui_animeinterp.core.concurrency import run_pair
     from comfyui_animeinterp.core.features.vgg19 import random_vgg19
-    from comfyui_animeinterp.core.sgm.coarse_flow import coarse_flow
-    from comfyui_animeinterp.core.sgm.describe import pool_features, vgg_features
-    from comfyui_animeinterp.core.sgm.match import match_segments
-    from comfyui_animeinterp.core.sgm.segment import PRESETS, segment_frame
+    from comfyui_animeinterp.core.sgm.describe import vgg_features
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     vgg = random_vgg19(0).to(device)
-    rows, details = [], {}
+    rows = []
     for name, (f1, f3) in bench_pairs(args.height, args.width, args.real).items():
-        def vgg_forward():
+        def vgg_forward(f1=f1, f3=f3):
             out = [vgg_features(vgg, f, device) for f in (f1, f3)]
             if device.type == "cuda":
                 torch.cuda.synchronize()
@@ -68,43 +64,55 @@ def run(args: argparse.Namespace) -> dict:
         t_vgg = median_time(vgg_forward, args.repeats)
         feats = vgg_forward()
         for preset in args.presets.split(","):
-            p = PRESETS[preset]
-            t_bilateral = median_time(lambda: [cv2.bilateralFilter(f, *p.bilateral) for f in (f1, f3)], args.repeats)
-            # both frames on two threads, as run_sgm does
-            t_seg = median_time(lambda: run_pair(lambda f: segment_frame(f, preset), f1, f3), args.repeats)
-            l1, l3 = segment_frame(f1, preset), segment_frame(f3, preset)
-
-            def cached_features(frame, labels, n, _f=dict(zip((id(f1), id(f3)), feats))):
-                return pool_features(_f[id(frame)], labels, n)  # VGG forward timed apart
-
-            def match():
-                m = match_segments(f1, f3, l1, l3, feature_fn=cached_features, device=device)
-                return m
-
-            t_match = median_time(match, args.repeats)
-            m = match()
-            t_flow = median_time(lambda: coarse_flow(f1, f3, m), args.repeats)
-            t_flow_fast = median_time(lambda: coarse_flow(f1, f3, m, dis="fast"), args.repeats)
-            total = t_seg + t_match + t_flow
-            row = {
-                "input": name, "preset": preset, "size": f"{args.width}x{args.height}", "device": str(device),
-                "segments": f"{int(l1.max()) + 1}/{int(l3.max()) + 1}",
-                "mutual_matches": int(len(m.mutual_pairs())),
-                "segment_s": round(t_seg, 4),
-                "bilateral_s": round(t_bilateral, 4),
-                "vgg_forward_s": round(t_vgg, 4),
-                "match_without_vgg_s": round(t_match, 4),
-                "coarse_flow_s": round(t_flow, 4),
-                "total_without_vgg_s": round(total, 4),
-                "coarse_flow_fast_dis_s": round(t_flow_fast, 4),
-                "total_without_vgg_fast_dis_s": round(t_seg + t_match + t_flow_fast, 4),
-                "total_s": round(total + t_vgg, 4),
-            }
+            row = {"input": name, **_time_preset(f1, f3, feats, preset, device, args.repeats),
+                   "vgg_forward_s": round(t_vgg, 4)}
+            total = row["total_without_vgg_s"]
+            row["total_s"] = round(total + t_vgg, 4)
             if name == "real" and (args.width, args.height) == (960, 540):
                 row["speedup_vs_original"] = round(ORIGINAL_SECONDS_REAL_960x540 / (total + t_vgg), 1)
                 row["speedup_without_vgg"] = round((ORIGINAL_SECONDS_REAL_960x540 - ORIGINAL_VGG_SECONDS) / total, 1)
             rows.append(row)
-    return {"bench": "sgm", "environment": environment(), "table": rows, "details": details}
+    return {"bench": "sgm", "environment": environment(), "table": rows, "details": {}}
+
+
+def _time_preset(f1, f3, feats: list, preset: str, device: torch.device, repeats: int) -> dict:
+    """Median seconds of one pair's SGM steps with one line preset (the VGG forward timed apart)."""
+    from comfyui_animeinterp.core.concurrency import run_pair
+    from comfyui_animeinterp.core.sgm.coarse_flow import coarse_flow
+    from comfyui_animeinterp.core.sgm.describe import pool_features
+    from comfyui_animeinterp.core.sgm.match import match_segments
+    from comfyui_animeinterp.core.sgm.segment import PRESETS, segment_frame
+
+    bilateral = PRESETS[preset].bilateral
+    t_bilateral = median_time(lambda: [cv2.bilateralFilter(f, *bilateral) for f in (f1, f3)], repeats)
+    # both frames on two threads, as run_sgm does
+    t_seg = median_time(lambda: run_pair(lambda f: segment_frame(f, preset), f1, f3), repeats)
+    l1, l3 = segment_frame(f1, preset), segment_frame(f3, preset)
+    features = {id(f1): feats[0], id(f3): feats[1]}
+
+    def cached_features(frame, labels, n):
+        return pool_features(features[id(frame)], labels, n)
+
+    def match():
+        return match_segments(f1, f3, l1, l3, feature_fn=cached_features, device=device)
+
+    t_match = median_time(match, repeats)
+    m = match()
+    t_flow = median_time(lambda: coarse_flow(f1, f3, m), repeats)
+    t_flow_fast = median_time(lambda: coarse_flow(f1, f3, m, dis="fast"), repeats)
+    total = t_seg + t_match + t_flow
+    return {
+        "preset": preset, "size": f"{f1.shape[1]}x{f1.shape[0]}", "device": str(device),
+        "segments": f"{int(l1.max()) + 1}/{int(l3.max()) + 1}",
+        "mutual_matches": len(m.mutual_pairs()),
+        "segment_s": round(t_seg, 4),
+        "bilateral_s": round(t_bilateral, 4),
+        "match_without_vgg_s": round(t_match, 4),
+        "coarse_flow_s": round(t_flow, 4),
+        "total_without_vgg_s": round(total, 4),
+        "coarse_flow_fast_dis_s": round(t_flow_fast, 4),
+        "total_without_vgg_fast_dis_s": round(t_seg + t_match + t_flow_fast, 4),
+    }
 
 
 if __name__ == "__main__":

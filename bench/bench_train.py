@@ -14,6 +14,7 @@ Usage: ``python bench/bench_train.py [--variant afi] [--crop 380] [--batch 1] [-
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_pairs, environment  # noqa: E402
+from common import bench_pairs, environment
 
 ORIGINAL_FLOW_BYTES = 2 * 2 * 540 * 960 * 8  # guide_flo13.npy + guide_flo31.npy, float64
 
@@ -86,7 +87,7 @@ def bench_step(args: argparse.Namespace) -> dict:
         optimizer.zero_grad(set_to_none=True)
         _sync(device)
         t.append(time.perf_counter())
-        return dict(zip(("forward", "loss", "backward", "adam"), (b - a for a, b in zip(t, t[1:]))))
+        return dict(zip(("forward", "loss", "backward", "adam"), (b - a for a, b in itertools.pairwise(t))))
 
     once()  # warm-up
     for _ in range(args.repeats):

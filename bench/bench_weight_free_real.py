@@ -232,8 +232,16 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (RESULTS_DIR, against_baselines, dev_set_parser, dev_triplets, environment, image_quality,
-                    lpips_model, main)
+from common import (
+    RESULTS_DIR,
+    against_baselines,
+    dev_set_parser,
+    dev_triplets,
+    environment,
+    image_quality,
+    lpips_model,
+    main,
+)
 
 METHODS = ("blend", "dis", "weight-free")
 SETS = (("colour", (960, 540)), ("lineart", None))

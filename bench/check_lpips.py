@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
               "tolerance": args.tolerance, "agree": ok, "weights": files}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "check_lpips.json").write_text(json.dumps(result, indent=2) + "\n")
-    for name in EXPECTED:
-        print(f"ex_ref vs {name:11s} LPIPS {values[name]:.6f}  expected {EXPECTED[name]:.4f}  |diff| {diffs[name]:.2e}")
+    for name, expected in EXPECTED.items():
+        print(f"ex_ref vs {name:11s} LPIPS {values[name]:.6f}  expected {expected:.4f}  |diff| {diffs[name]:.2e}")
     print("agree" if ok else f"DISAGREE (tolerance {args.tolerance})")
     return 0 if ok else 1
 

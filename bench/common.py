@@ -6,8 +6,8 @@ import json
 import platform
 import statistics
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import cv2
 import numpy as np

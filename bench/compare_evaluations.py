@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         "psnr": sum(b[n]["psnr"] > a[n]["psnr"] for n in names),
         "lpips": sum(b[n]["lpips"] < a[n]["lpips"] for n in names) if all("lpips" in a[n] for n in names) else None,
     }
-    deltas = sorted(((b[n]["psnr"] - a[n]["psnr"], n) for n in names))
+    deltas = sorted((b[n]["psnr"] - a[n]["psnr"], n) for n in names)
     result = {"method": args.method, "runs": dict(zip(labels, map(str, (args.run_a, args.run_b)))),
               "triplets": len(names), "means": means, f"{labels[1]}_wins": wins,
               "psnr_delta_db": {n: round(d, 3) for d, n in deltas}}

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             module = load(path)
             parser = module.build_parser()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a broken bench is reported, the others still run
             runs.append({"overrides": {}, "error": traceback.format_exc()})
             continue
         for overrides in variants(parser, sizes, cuda):
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 if isinstance(result, dict) and result.get("skipped"):
                     print(f"[bench] {name}: {result['skipped']}", file=sys.stderr, flush=True)
                 runs.append({"overrides": overrides, "seconds": time.perf_counter() - start, "result": result})
-            except Exception:
+            except Exception:  # noqa: BLE001 - a failed bench is reported, the others still run
                 runs.append({"overrides": overrides, "seconds": time.perf_counter() - start,
                              "error": traceback.format_exc()})
     out = Path(args.out)

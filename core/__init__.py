@@ -17,4 +17,4 @@ Around it: ``weights`` (manifest, download, verify, convert), ``train`` (style f
 """
 from .errors import AnimeInterpError, DataError, InputError, WeightsError
 
-__all__ = ["AnimeInterpError", "InputError", "WeightsError", "DataError"]
+__all__ = ["AnimeInterpError", "DataError", "InputError", "WeightsError"]

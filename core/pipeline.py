@@ -10,8 +10,9 @@ Flows are computed once per pair; any number of in-betweens come from them.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -19,7 +20,7 @@ WEIGHT_EXTENSIONS = {".safetensors", ".sft", ".pth", ".pt", ".ckpt", ".bin"}
 def _optional(module: str) -> Any | None:
     try:
         return importlib.import_module(module)
-    except Exception:  # not inside ComfyUI (or a broken install): behave as standalone
+    except Exception:  # noqa: BLE001 - not inside ComfyUI (or a broken install): behave as standalone
         return None
 
 
@@ -142,7 +143,7 @@ def model_folders() -> list[str]:
     register_model_folder()
     try:
         return list(fp.get_folder_paths(MODEL_FOLDER))
-    except Exception:
+    except Exception:  # noqa: BLE001 - folder_paths differs between ComfyUI versions: no folders
         return []
 
 
@@ -154,7 +155,7 @@ def model_files() -> list[str]:
     register_model_folder()
     try:
         return sorted(fp.get_filename_list(MODEL_FOLDER))
-    except Exception:
+    except Exception:  # noqa: BLE001 - folder_paths differs between ComfyUI versions: no folders
         return []
 
 
@@ -165,5 +166,5 @@ def full_model_path(name: str) -> str | None:
     register_model_folder()
     try:
         return fp.get_full_path(MODEL_FOLDER, name)
-    except Exception:
+    except Exception:  # noqa: BLE001 - folder_paths differs between ComfyUI versions: no file
         return None

@@ -44,7 +44,7 @@ def with_progress(fetch: Callable[[], T], cache_dir: Path, expected: int | None,
     def run() -> None:
         try:
             outcome["value"] = fetch()
-        except BaseException as e:  # re-raised on the caller's thread
+        except BaseException as e:  # noqa: BLE001 - re-raised on the caller's thread
             outcome["error"] = e
         finally:
             done.set()

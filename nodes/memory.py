@@ -57,7 +57,7 @@ def hook_model_management(release: Callable[[], int]) -> bool:
             result = free_memory(memory_required, device, *args, **kwargs)
             try:
                 short = mm.get_free_memory(device) < memory_required
-            except Exception:  # a device ComfyUI cannot measure: leave our cache alone
+            except Exception:  # noqa: BLE001 - a device ComfyUI cannot measure: leave our cache alone
                 short = False
             if short:
                 _release(release, f"free memory on {device}")

@@ -60,8 +60,8 @@ def weights_tooltip() -> str:
     names = interpolation_weight_names()
     here = [n for n in names if model_cache.on_disk(n)]
     missing = [n for n in names if n not in here]
-    parts = ["A named model or a weight file in models/animeinterp (our safetensors, or an original "
-             "checkpoint listed in weights_manifest.json, recognised by its hash)."]
+    parts = [("A named model or a weight file in models/animeinterp (our safetensors, or an original "
+              "checkpoint listed in weights_manifest.json, recognised by its hash).")]
     if here:
         parts.append("On disk: " + ", ".join(here) + ".")
     if missing:

@@ -94,7 +94,7 @@ def test_flows_equal_the_original(fixture_and_flow):
 
 
 def test_valid_mask_marks_exactly_the_accepted_segments(fixture_and_flow):
-    d, cf = fixture_and_flow
+    _d, cf = fixture_and_flow
     for flow, valid in [(cf.flow_13, cf.valid_13), (cf.flow_31, cf.valid_31)]:
         assert valid.any() and not valid.all()
         assert not np.abs(flow[:, ~valid]).any()  # zero outside: the original's output is kept

@@ -72,7 +72,7 @@ def test_penalties_change_the_affinity_as_published():
 
 def test_mutual_matching_needs_both_directions():
     aff = torch.tensor([[0.9, 0.8], [0.95, 0.1]])
-    r13, m13, r31, m31 = M.mutual_matching(aff)
+    r13, m13, _r31, _m31 = M.mutual_matching(aff)
     # row 1 prefers column 0, and column 0 prefers row 1 -> mutual; row 0's best (col 0) is taken
     assert m13.tolist()[1] == 0 and r13.tolist()[1] == 0
     assert r13.tolist()[0] > 0

@@ -24,7 +24,7 @@ def models():
 
 def _pair(h, w):
     scene = make_triplet(h, w, seed=3)
-    to_tensor = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    to_tensor = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255
     return to_tensor(scene.frame1), to_tensor(scene.frame3), torch.from_numpy(scene.flow_13)[None]
 
 
@@ -43,7 +43,7 @@ def _check_outputs(model, frames, state, h, w):
     assert it.shape == (1, 3, h, w) and it.dtype == torch.float32
     assert torch.isfinite(it).all()
     with torch.no_grad():
-        it, f12, f21, f12in, f21in = model(i1, i2, None, None, 0.5)
+        it, f12, f21, f12in, _f21in = model(i1, i2, None, None, 0.5)
     assert it.shape == (1, 3, h, w) and f12.shape == (1, 2, h, w) and f12in is None
     assert torch.isfinite(it).all() and torch.isfinite(f12).all() and torch.isfinite(f21).all()
 

@@ -7,6 +7,8 @@ in every mode by tests/test_model_fidelity.py.
 """
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -213,7 +215,7 @@ def test_rendering_in_bands_equals_one_band_and_splats_per_band():
 def test_synthesis_bands_cover_the_frame_with_the_fewest_bands_within_the_limit(height, width, band_pixels):
     bands = synthesis_bands(height, width, band_pixels)
     assert bands[0].top == 0 and bands[-1].bottom == height
-    assert all(a.bottom == b.top for a, b in zip(bands, bands[1:]))
+    assert all(a.bottom == b.top for a, b in itertools.pairwise(bands))
     for band in bands:
         assert band.start == max(0, band.top - SYNTHESIS_MARGIN) and band.stop == min(height, band.bottom + SYNTHESIS_MARGIN)
         assert all(edge % 4 == 0 for edge in (band.top, band.bottom, band.start, band.stop))

@@ -145,7 +145,7 @@ def test_learned_refine_and_synthesize_use_the_model(model_file):
 
 
 def test_progress_cancel_and_errors(clip, clip_flow, fake_comfy):
-    frames, images = clip
+    _frames, images = clip
     AnimeInterpSplatSynthesize().run(images, clip_flow, 2)
     assert (2, 2) in fake_comfy.progress
     fake_comfy.cancel_now()

@@ -104,17 +104,17 @@ def test_flow_net_checks_every_iteration(pair):
     assert len(refine) >= 2 * model.flow_net.compat.iterations  # both directions, every iteration
     first_refine = next(i for i, (s, *_) in enumerate(seen) if s == "refine")
     fresh = Interpolator(model, sgm=SGMOptions(features="colour"))
-    with pytest.raises(FakeInterrupt, match="refine"), torch.inference_mode():
-        with progress.reporting(_record([], raise_at=first_refine)):
-            fresh.prepare(*pair)
+    with (pytest.raises(FakeInterrupt, match="refine"), torch.inference_mode(),
+          progress.reporting(_record([], raise_at=first_refine))):
+        fresh.prepare(*pair)
     # every network layer is a checkpoint too, through a hook that exists only while one listens
     from torch.nn.modules import module as torch_module
 
     assert sum(1 for s, *_ in seen if s == progress.NETWORK) > 10 * len(refine)
     assert not torch_module._global_forward_pre_hooks
-    with pytest.raises(FakeInterrupt, match=progress.NETWORK), torch.inference_mode():
-        with progress.reporting(_record([], raise_at=first_refine + 1)):
-            fresh.prepare(*pair)
+    with (pytest.raises(FakeInterrupt, match=progress.NETWORK), torch.inference_mode(),
+          progress.reporting(_record([], raise_at=first_refine + 1))):
+        fresh.prepare(*pair)
     assert not torch_module._global_forward_pre_hooks
 
 

@@ -1,6 +1,8 @@
 """Scene cuts when retiming: stricter than for triplet mining, and never for two explicit images."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from comfyui_animeinterp.core.cli import main
 from comfyui_animeinterp.core.clip.drawings import SequenceOptions, is_scene_cut, signature
@@ -21,7 +23,7 @@ def test_stricter_thresholds_still_find_real_cuts_of_a_clip():
     frames = make_clip(4, 144, 256, seed=3, cut_after=2)
     sigs = [signature(f) for f in frames]
     strict = SequenceOptions.for_interpolation()
-    cuts = [is_scene_cut(a, b, strict) for a, b in zip(sigs, sigs[1:])]
+    cuts = [is_scene_cut(a, b, strict) for a, b in itertools.pairwise(sigs)]
     assert cuts == [False, True, False]
 
 

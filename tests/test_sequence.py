@@ -98,10 +98,9 @@ def test_video_writer_leaves_nothing_on_failure(tmp_path):
         w.write(np.zeros((32, 32, 3), np.uint8))
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(InputError, match="differs from the video size"):
-        with VideoWriter(tmp_path / "y.mp4", fps=10) as w:
-            w.write(np.zeros((32, 32, 3), np.uint8))
-            w.write(np.zeros((32, 48, 3), np.uint8))
+    with pytest.raises(InputError, match="differs from the video size"), VideoWriter(tmp_path / "y.mp4", fps=10) as w:
+        w.write(np.zeros((32, 32, 3), np.uint8))
+        w.write(np.zeros((32, 48, 3), np.uint8))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,7 +1,6 @@
 """Splatting one band of target rows gives exactly those rows of the whole splat."""
 import pytest
 import torch
-
 from comfyui_animeinterp.core.errors import InputError
 from comfyui_animeinterp.core.splat.forward import forward_splat, splat_average
 

@@ -64,7 +64,7 @@ def test_unreadable_newest_falls_back(tmp_path, caplog):
     newest = ckpt.checkpoint_path(tmp_path, 2)
     newest.write_bytes(newest.read_bytes()[:100])
     with caplog.at_level(logging.WARNING):
-        state, path = ckpt.load_latest(tmp_path)
+        state, _path = ckpt.load_latest(tmp_path)
     assert state.step == 1 and "unreadable" in caplog.text
     assert ckpt.load_latest(tmp_path / "none") is None
 

@@ -55,7 +55,7 @@ def test_thesis_definition_matches_its_formula(vgg, pair):
     for w, name in zip(LAYER_WEIGHTS, STYLE_LAYERS):
         p, t = acts_p[LAYER_INDEX[name]], acts_t[LAYER_INDEX[name]]
         vgg_term += w * (p - t).abs().mean()
-        n, c, h, wd = p.shape
+        _n, _c, h, wd = p.shape
         gp = torch.einsum("nchw,ndhw->ncd", p, p) / (h * wd)
         gt = torch.einsum("nchw,ndhw->ncd", t, t) / (h * wd)
         gram_term += w * ((gp - gt) ** 2).mean()

@@ -40,21 +40,21 @@ def node(fake_comfy, files, monkeypatch):
 def _args(files, **over):
     frames = make_clip(6, 64, 64, seed=2, hold=2)  # 6 drawings on twos -> 4 triplets
     images = torch.from_numpy(__import__("numpy").stack(frames)).float() / 255
-    args = dict(
-        data="",
-        steps=3,
-        lr=1e-4,
-        loss_preset="style",
-        name="test_style",
-        images=images,
-        crop=48,
-        batch_size=1,
-        train="freeze flow net",
-        init_flows="sgm (colour, weight-free)",
-        vgg_weights=str(files[1]),
-        checkpoint_every=100,
-        seed=0,
-    )
+    args = {
+        "data": "",
+        "steps": 3,
+        "lr": 1e-4,
+        "loss_preset": "style",
+        "name": "test_style",
+        "images": images,
+        "crop": 48,
+        "batch_size": 1,
+        "train": "freeze flow net",
+        "init_flows": "sgm (colour, weight-free)",
+        "vgg_weights": str(files[1]),
+        "checkpoint_every": 100,
+        "seed": 0,
+    }
     args.update(over)
     return args
 

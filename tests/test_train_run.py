@@ -179,7 +179,7 @@ def test_two_gloo_processes_equal_one_process_on_the_same_global_batch(reference
         *_argv(weights, out),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     base = load_file(str(weights[0]))
     single = load_file(str(reference / "finetuned.safetensors"))
@@ -207,22 +207,22 @@ def _relative_difference(a: dict, b: dict, base: dict) -> float:
 
 def test_gradient_accumulation_equals_the_larger_batch(weights, tmp_path):
     base, vgg = weights
-    common = dict(
-        data="synthetic:4:64x64",
-        weights=str(base),
-        vgg=str(vgg),
-        steps=2,
-        preset="style",
-        lr=1e-4,
-        crop=32,
-        resize=None,
-        flows="none",
-        train_modules=("features", "synthesis"),
-        val_fraction=0.0,
-        log_every=1,
-        num_workers=0,
-        threads=1,
-    )
+    common = {
+        "data": "synthetic:4:64x64",
+        "weights": str(base),
+        "vgg": str(vgg),
+        "steps": 2,
+        "preset": "style",
+        "lr": 1e-4,
+        "crop": 32,
+        "resize": None,
+        "flows": "none",
+        "train_modules": ("features", "synthesis"),
+        "val_fraction": 0.0,
+        "log_every": 1,
+        "num_workers": 0,
+        "threads": 1,
+    }
     big = run_finetune(FinetuneConfig(out=str(tmp_path / "big"), batch_size=2, **common))
     acc = run_finetune(FinetuneConfig(out=str(tmp_path / "acc"), batch_size=1, accumulation=2, **common))
     a, b = load_file(str(big.export_path)), load_file(str(acc.export_path))
@@ -256,7 +256,8 @@ def test_a_few_dozen_steps_reduce_the_style_loss(weights, tmp_path):
         threads=1,
     )
     result = run_finetune(config)
-    rows = [r for r in __import__("csv").DictReader(open(result.metrics_path)) if r["split"] == "val"]
+    with open(result.metrics_path, newline="") as metrics:
+        rows = [r for r in __import__("csv").DictReader(metrics) if r["split"] == "val"]
     before, after = float(rows[0]["loss"]), float(rows[-1]["loss"])
     assert [int(r["step"]) for r in rows] == [0, 24]
     assert after < 0.8 * before, (before, after)  # measured: 0.699 -> 0.505

@@ -168,7 +168,7 @@ def test_motion_at_t_puts_a_moving_figure_in_front_of_a_still_background():
     f31 = torch.zeros(1, 2, h, w)
     f13[0, 0, 17:23, 10:16] = 20.0  # block in frame 1 at x 10..15, in frame 3 at x 30..35
     f31[0, 0, 17:23, 30:36] = -20.0
-    motion, vis1, vis3 = motion_at(f13, f31, 0.5)
+    motion, vis1, _vis3 = motion_at(f13, f31, 0.5)
     assert np.allclose(motion[0, 18:22, 21:25], 20.0, atol=1e-3)
     assert np.allclose(motion[:, :5], 0.0, atol=1e-3)  # the background far away stays still
     assert vis1.shape == (h, w) and 0.0 <= vis1.min() and vis1.max() <= 1.0
@@ -327,8 +327,12 @@ def test_mix_hypotheses_hedges_where_neither_explains_better():
 
 
 def test_where_two_hypotheses_warp_alike_the_one_with_consistent_flows_takes_the_pixel():
-    from comfyui_animeinterp.core.weightfree.blend import (HYPOTHESIS_TEMPERATURE, INCONSISTENCY_COST, mix_hypotheses,
-                                                          synthesize)
+    from comfyui_animeinterp.core.weightfree.blend import (
+        HYPOTHESIS_TEMPERATURE,
+        INCONSISTENCY_COST,
+        mix_hypotheses,
+        synthesize,
+    )
 
     # Horizontal stripes: any sideways motion warps them the same, so the warps cannot tell a
     # right motion (none) from a wrong one (6 px right both ways: 12 px forward-backward gap).

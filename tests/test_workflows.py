@@ -238,7 +238,7 @@ def test_step_by_step_runs(comfy_with_weights):
     outputs = wf.execute(api, wf.node_classes())
     assert len(wf.PreviewImage.shown) == 4  # segments, matches, coarse flow, refined flow
     assert outputs["9"][0].kind == "refined" and outputs["9"][0].pairs[0].source == "afi"
-    (prefix, images), = wf.SaveImage.saved
+    (_prefix, images), = wf.SaveImage.saved
     assert images.shape == (3, SIZE, SIZE, 3)
     u8 = (images * 255).round().to(torch.uint8).numpy()
     np.testing.assert_array_equal(u8[0], frames[0])
@@ -258,7 +258,7 @@ def test_style_finetune_runs(comfy_with_weights):
                               train="synthesis only", checkpoint_every=1)  # a tiny run
     assert wf.check_api(api, classes) == []
     outputs = wf.execute(api, classes)
-    tuned, weights_path = outputs["2"]
+    _tuned, weights_path = outputs["2"]
     assert Path(weights_path).is_file() and weights_path.endswith("my_style.safetensors")
     listed = classes["AnimeInterpLoadModel"].INPUT_TYPES()["required"]["weights"][0]
     assert "finetuned/my_style.safetensors" in listed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import AnimeInterpError
 
@@ -221,7 +221,7 @@ def _resize(text: str) -> tuple[int, int] | None:
 class _Bars:
     """tqdm bars (with ETA) per phase, for the main process."""
 
-    LABELS = {"scan": "reading style set", "flows": "SGM flows", "train": "fine-tuning", "validate": None}
+    LABELS: ClassVar[dict[str, str | None]] = {"scan": "reading style set", "flows": "SGM flows", "train": "fine-tuning", "validate": None}
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled

@@ -54,7 +54,7 @@ class SequenceOptions:
     miniature_width: int = 32
 
     @classmethod
-    def for_interpolation(cls) -> "SequenceOptions":
+    def for_interpolation(cls) -> SequenceOptions:
         """Stricter cut thresholds for retiming a clip.
 
         When building triplets a false cut only drops a triplet, but when interpolating it repeats a

@@ -11,7 +11,7 @@ share this function.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class RetimeOptions:
 
     held_drawings: bool = True
     scene_cuts: bool = True
-    sequence: SequenceOptions = SequenceOptions.for_interpolation()
+    sequence: SequenceOptions = field(default_factory=SequenceOptions.for_interpolation)
 
 
 @dataclass

@@ -30,6 +30,7 @@ usual "in-betweens between consecutive frames".
 """
 from __future__ import annotations
 
+import itertools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -263,7 +264,7 @@ def plan_clip(starts: Sequence[int], cut_before: Sequence[bool], n_frames: int,
     _check_frames(n_frames)
     if len(starts) != len(cut_before) or not starts:
         raise InputError("starts and cut_before must be non-empty and of one length")
-    if starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:])) or starts[-1] >= n_frames:
+    if starts[0] != 0 or any(b <= a for a, b in itertools.pairwise(starts)) or starts[-1] >= n_frames:
         raise InputError(f"drawing starts must increase from 0 and stay below {n_frames}; got {list(starts)}")
     out: list[PlannedFrame] = []
     for k, start in enumerate(starts):

@@ -42,7 +42,7 @@ class Pose:
     angle: float = 0.0
     scale: float = 1.0
 
-    def lerp(self, other: "Pose", t: float) -> "Pose":
+    def lerp(self, other: Pose, t: float) -> Pose:
         return Pose(
             self.x + (other.x - self.x) * t,
             self.y + (other.y - self.y) * t,
@@ -233,7 +233,7 @@ def random_scene(
         outline = np.array([[-width, -gh], [width, -gh], [width, gh], [-width, gh]], np.float64) / 1.0
         pose = Pose(width / 2, height - gh * 0.6, 0.0, 1.0)
         ground = Shape(outline, (120, 96, 72), pose, pose)
-    lw = max(1, int(round(base / 120)))
+    lw = max(1, round(base / 120))
     if timing_jitter > 0:
         timing_rng = np.random.default_rng([seed, 1])
         for shape in shapes:

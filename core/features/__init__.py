@@ -12,8 +12,8 @@ from .vgg16 import VGG16Features, build_vgg16, load_vgg16
 from .vgg19 import SGM_LAYERS, VGG19Features, VGGFeatures, build_vgg19, imagenet_normalise, load_vgg19
 
 __all__ = [
-    "AlexNetFeatures",
     "SGM_LAYERS",
+    "AlexNetFeatures",
     "VGG16Features",
     "VGG19Features",
     "VGGFeatures",

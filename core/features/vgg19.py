@@ -15,10 +15,10 @@ network a weight file holds is told by :mod:`.networks`.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from ..errors import InputError, WeightsError
 from ..weights.finite import require_finite

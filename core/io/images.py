@@ -11,14 +11,14 @@ Everything is converted once, at the boundary, to ``uint8`` RGB ``(H, W, 3)`` fo
 """
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from ..errors import ComputeError, InputError
 
-ArrayLike = Union[np.ndarray, torch.Tensor]
+ArrayLike = np.ndarray | torch.Tensor
 
 MIN_SIDE = 8
 """Smallest accepted frame side in pixels (smaller frames hold no usable drawing)."""

@@ -14,12 +14,16 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from ..errors import DataError, InputError
 from .images import to_rgb_uint8
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +266,7 @@ class VideoWriter:
         elif self._tmp.exists():
             self._tmp.unlink()
 
-    def __enter__(self) -> VideoWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -22,6 +22,18 @@ from .memory import MemoryOptions
 from .variants import VARIANTS, ModelVariant
 
 __all__ = [
-    "build_model", "load_model", "read_metadata", "WEIGHTS_FORMAT", "LearnedInterpolator", "PairState", "FrameEncoding",
-    "FlowNet", "FlowPair", "CheckpointCompat", "CHECKPOINT_COMPAT", "VARIANTS", "ModelVariant", "MemoryOptions",
+    "CHECKPOINT_COMPAT",
+    "VARIANTS",
+    "WEIGHTS_FORMAT",
+    "CheckpointCompat",
+    "FlowNet",
+    "FlowPair",
+    "FrameEncoding",
+    "LearnedInterpolator",
+    "MemoryOptions",
+    "ModelVariant",
+    "PairState",
+    "build_model",
+    "load_model",
+    "read_metadata",
 ]

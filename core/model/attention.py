@@ -74,7 +74,7 @@ class ContextAttention(nn.Module):
         query = self.scale * query.reshape(n, self.dim, h * w).transpose(1, 2)
         return query, key.reshape(n, self.dim, h * w).transpose(1, 2)
 
-    def prepare(self, context: torch.Tensor, efficient: bool) -> "FullAttention | EfficientAttention":
+    def prepare(self, context: torch.Tensor, efficient: bool) -> FullAttention | EfficientAttention:
         """The attention of one flow-net call, as a map (``efficient=False``) or recomputed per use."""
         if efficient:
             return EfficientAttention(*self.queries_keys(context))
@@ -130,7 +130,7 @@ class MotionAggregator(nn.Module):
         self.to_value = nn.Conv2d(dim, dim, 1, bias=False)
         self.gamma = nn.Parameter(torch.zeros(1))
 
-    def forward(self, attention: "FullAttention | EfficientAttention | torch.Tensor",
+    def forward(self, attention: FullAttention | EfficientAttention | torch.Tensor,
                 motion: torch.Tensor) -> torch.Tensor:
         n, c, h, w = motion.shape
         if isinstance(attention, torch.Tensor):

@@ -15,7 +15,6 @@ every size.
 from __future__ import annotations
 
 import math
-from typing import Union
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +24,7 @@ from ..errors import InputError
 AUTO_MAX_PIXELS = 1920 * 1088
 """Largest frame (pixels) the flow net sees in auto mode."""
 
-FlowScale = Union[float, str]
+FlowScale = float | str
 
 
 def check_flow_scale(value: FlowScale) -> FlowScale:

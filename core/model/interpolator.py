@@ -206,7 +206,7 @@ class LearnedInterpolator(nn.Module):
         return self.flow_net.memory
 
     def set_memory_options(self, correlation: str | None = None, attention: str | None = None,
-                           memory_budget: Budget = None) -> "LearnedInterpolator":
+                           memory_budget: Budget = None) -> LearnedInterpolator:
         """Choose how the flow net holds its quadratic tensors (None keeps a setting).
 
         Args:

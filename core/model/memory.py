@@ -20,8 +20,8 @@ then the correlation volume when it fits what is left.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable, Union
 
 import torch
 
@@ -58,7 +58,7 @@ its rows), so the share applies to pictures above 10 MP."""
 CUDA_FREE_SHARE = 0.5
 """Default budget on CUDA: this share of the free device memory (the rest is for activations)."""
 
-Budget = Union[int, float, str, Callable[[torch.device], float], None]
+Budget = int | float | str | Callable[[torch.device], float] | None
 
 
 def parse_budget(value: Budget) -> int | Callable[[torch.device], float] | None:
@@ -109,7 +109,7 @@ class MemoryOptions:
         object.__setattr__(self, "budget", parse_budget(self.budget))
 
     def updated(self, correlation: str | None = None, attention: str | None = None,
-                memory_budget: Budget = None) -> "MemoryOptions":
+                memory_budget: Budget = None) -> MemoryOptions:
         """A copy with the given fields changed (None keeps a field)."""
         changes = {k: v for k, v in (("correlation", correlation), ("attention", attention),
                                      ("budget", memory_budget)) if v is not None}

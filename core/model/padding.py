@@ -29,7 +29,7 @@ class CentredPadding:
 
     @classmethod
     def to_valid_size(cls, height: int, width: int, min_side: int = 1, multiple: int = 1
-                      ) -> "CentredPadding":
+                      ) -> CentredPadding:
         """Smallest centred padding giving sides ``>= min_side`` that are multiples of ``multiple``."""
         ph = _round_up(max(height, min_side), multiple) - height
         pw = _round_up(max(width, min_side), multiple) - width

@@ -6,8 +6,8 @@ reports progress and may raise to cancel.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from ..weightfree.refine import PairFlows
 from .coarse_flow import CoarseFlow, DisSettings, coarse_flow
 from .describe import FeatureKind, SegmentDescriptors, describe_segments, feature_function
 from .match import Matches, match_descriptors
-from .run import SGMOptions, to_working_size
+from .run import DEFAULT_SGM_OPTIONS, SGMOptions, to_working_size
 from .segment import segment_frame
 
 Step = Callable[[int, int], None]
@@ -81,7 +81,8 @@ class ClipFlows:
         return self.pairs[0].size
 
 
-def segment_clip(frames: Sequence[np.ndarray], options: SGMOptions = SGMOptions(), step: Step = _noop) -> SegmentedClip:
+def segment_clip(frames: Sequence[np.ndarray], options: SGMOptions = DEFAULT_SGM_OPTIONS, step: Step = _noop
+                 ) -> SegmentedClip:
     """Segment every frame (at the SGM working size)."""
     if len(frames) == 0:
         raise InputError("no frames to segment")

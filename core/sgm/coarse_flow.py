@@ -63,7 +63,7 @@ class CoarseFlow:
     valid_13: np.ndarray
     valid_31: np.ndarray
 
-    def resized(self, height: int, width: int) -> "CoarseFlow":
+    def resized(self, height: int, width: int) -> CoarseFlow:
         """Nearest-resize to ``(height, width)`` and scale the vectors (the original loader's rule:
         legacy nearest, source index ``floor(dst * in / out)``)."""
         return CoarseFlow(

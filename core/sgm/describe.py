@@ -8,8 +8,9 @@ This is the per-frame half of matching: along a clip each frame is described onc
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import torch

@@ -53,7 +53,7 @@ class Matches:
         i = torch.nonzero(self.rank_sum_13 <= rank_sum_threshold).flatten()
         return torch.stack([i, self.match_13[i]], 1).cpu().numpy().astype(np.int64)
 
-    def reversed(self) -> "Matches":
+    def reversed(self) -> Matches:
         """The same matches seen from frame 3."""
         return Matches(self.affinity.t(), self.rank_sum_31, self.match_31, self.rank_sum_13,
                        self.match_13, self.stats3, self.stats1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -30,7 +30,7 @@ from .segment import PRESETS, segment_frame
 COMPAT_SIZE = (960, 540)
 """The working size of the original SGM script (width, height)."""
 
-WorkingSize = Union[tuple[int, int], None, Literal["auto"]]
+WorkingSize = tuple[int, int] | Literal["auto"] | None
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,10 @@ class SGMOptions:
         return self.coarse_flow_dis or "original"
 
 
+DEFAULT_SGM_OPTIONS = SGMOptions()
+"""The defaults (SGMOptions is frozen, so one instance serves every default argument)."""
+
+
 @dataclass
 class SGMResult:
     """Everything SGM computed for one pair, at the working size.
@@ -109,7 +113,7 @@ def working_size_for(height: int, width: int, working_size: WorkingSize) -> tupl
         if height * width <= budget:
             return height, width
         s = (budget / (height * width)) ** 0.5
-        return max(8, int(round(height * s))), max(8, int(round(width * s)))
+        return max(8, round(height * s)), max(8, round(width * s))
     w, h = working_size
     return h, w
 

@@ -78,7 +78,7 @@ def training_size(native: Size, options: AugmentOptions) -> Size:
     w, h = native
     if options.resize is not None and options.fit:
         s = min(1.0, options.resize[0] / w, options.resize[1] / h)
-        w, h = max(1, int(round(w * s))), max(1, int(round(h * s)))
+        w, h = max(1, round(w * s)), max(1, round(h * s))
     elif options.resize is not None:
         w, h = options.resize
     if options.crop is not None and min(w, h) < options.crop:

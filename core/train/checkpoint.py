@@ -111,7 +111,7 @@ def load_latest(folder: str | os.PathLike) -> tuple[TrainingState, Path] | None:
     for step, path in reversed(list_checkpoints(folder)):
         try:
             return load_checkpoint(path), path
-        except Exception as e:  # truncated / foreign file: fall back to the previous one
+        except Exception as e:  # noqa: BLE001 - truncated / foreign file: fall back to the previous one
             log.warning("checkpoint %s is unreadable (%s); trying an older one", path, e)
     return None
 

@@ -78,7 +78,7 @@ def resolve_stages(stages: tuple[Stage, ...], total_steps: int) -> tuple[Resolve
         elif stage.steps is not None:
             length = stage.steps
         elif stage.fraction is not None:
-            length = int(round(stage.fraction * total_steps))
+            length = round(stage.fraction * total_steps)
         else:
             raise InputError(
                 f"stage {stage.name!r} needs steps or a fraction (only the last stage runs to the end)"

@@ -30,6 +30,9 @@ PREPARE_TIMEOUT = timedelta(hours=6)
 """Collective timeout: generous, because SGM flows are computed between two barriers."""
 
 
+CPU = torch.device("cpu")
+
+
 @dataclass(frozen=True)
 class DistContext:
     """Where this process stands: ``rank`` of ``world_size`` processes, on ``device``."""
@@ -37,7 +40,7 @@ class DistContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    device: torch.device = torch.device("cpu")
+    device: torch.device = CPU
     owns_group: bool = False
 
     @property
@@ -131,7 +134,7 @@ def wrap_model(ctx: DistContext, model: nn.Module) -> nn.Module:
 def unwrap(model: nn.Module) -> nn.Module:
     return (
         model.module
-        if hasattr(model, "module") and isinstance(getattr(model, "module"), nn.Module)
+        if hasattr(model, "module") and isinstance(model.module, nn.Module)
         else model
     )
 

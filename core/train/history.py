@@ -65,7 +65,7 @@ def plot_curves(
 
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
-    except Exception:  # the 'plot' extra is optional
+    except Exception:  # noqa: BLE001 - the 'plot' extra is optional (and may be broken)
         log.info("matplotlib is not installed in this Python environment; no curve plot (install matplotlib "
                  "there to get curves.png)")
         return None

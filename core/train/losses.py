@@ -31,6 +31,7 @@ one indexes VGG-19's layer list and needs VGG-19.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -72,7 +73,7 @@ class LossWeights:
     def __post_init__(self) -> None:
         for name in ("l1", "vgg", "gram"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0 or value != value:
+            if not isinstance(value, (int, float)) or value < 0 or math.isnan(value):
                 raise InputError(f"loss weight {name} must be a number >= 0, got {value!r}")
         if self.l1 == self.vgg == self.gram == 0:
             raise InputError("at least one loss weight must be > 0")

@@ -41,6 +41,8 @@ from ..io.images import to_rgb_uint8
 from ..io.video import Skipped, is_image_file, natural_key, read_image, write_image
 
 log = logging.getLogger(__name__)
+DEFAULT_SEQUENCE_OPTIONS = SequenceOptions()
+"""Held-drawing and cut thresholds by default (SequenceOptions is frozen: one instance serves all)."""
 
 TRIPLETS_FOLDER = "style_triplets"
 """Sub-folder of the work folder where sequences/videos/frames are written as triplet folders."""
@@ -107,7 +109,7 @@ class StyleSet:
         sequences, the two triplets before the validation block are left out of both, so no frame
         is shared between the splits."""
         n = len(self.triplets)
-        k = min(int(val_max), int(round(val_fraction * n)))
+        k = min(int(val_max), round(val_fraction * n))
         if val_fraction > 0 and n >= 2:
             k = max(k, 1)
         gap = 2 if self.from_sequences else 0
@@ -144,7 +146,7 @@ def open_style_set(
     source: str | os.PathLike,
     work_dir: str | os.PathLike,
     *,
-    options: SequenceOptions = SequenceOptions(),
+    options: SequenceOptions = DEFAULT_SEQUENCE_OPTIONS,
     max_timing_skew: float | None = 0.1,
     write: bool = True,
 ) -> StyleSet:
@@ -193,7 +195,7 @@ def write_frame_triplets(
     frames: list[np.ndarray],
     folder: str | os.PathLike,
     *,
-    options: SequenceOptions = SequenceOptions(),
+    options: SequenceOptions = DEFAULT_SEQUENCE_OPTIONS,
     max_timing_skew: float | None = 0.1,
 ) -> int:
     """Cut an in-memory frame sequence into triplets of distinct drawings and write them as triplet

@@ -63,7 +63,7 @@ background that looks the same at both ends)."""
 
 def backward_sample(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Sample ``values (N, C, H, W)`` at ``x + flow(x)`` (bilinear, border clamp)."""
-    n, _, h, w = values.shape
+    _n, _, h, w = values.shape
     ys, xs = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype),
                             torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij")
     gx = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0

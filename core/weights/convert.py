@@ -130,7 +130,7 @@ def unwrap_container(obj: object) -> tuple[Mapping[str, object], str]:
 
 
 def _strip_module(state: Mapping[str, object]) -> dict[str, object]:
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    return {(k.removeprefix("module.")): v for k, v in state.items()}
 
 
 def detect_variant(original: Mapping[str, object]) -> str:
@@ -260,7 +260,7 @@ def load_original(path: str | os.PathLike) -> object:
     try:
         with allow:
             return torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every unreadable file becomes one WeightsError
         raise WeightsError(f"{path}: refused: cannot be read as a weights-only torch checkpoint "
                            f"({_unpickling_reason(exc)}). Only plain tensors and containers are accepted; "
                            "nothing in the file was run. Use the checkpoint as published, or re-save its "

@@ -69,7 +69,7 @@ def loads_arrays(data: bytes, what: str = "pickle") -> ArrayTree:
         tree = ArrayUnpickler(io.BytesIO(data)).load()
     except WeightsError as e:
         raise WeightsError(f"{what}: {e}") from None
-    except Exception as e:  # truncated or malformed pickle
+    except Exception as e:  # noqa: BLE001 - truncated or malformed pickle
         raise WeightsError(f"{what}: not a readable pickle of NumPy arrays ({type(e).__name__}: {e})") from None
     _check_tree(tree, what, "")
     return tree

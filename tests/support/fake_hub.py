@@ -17,7 +17,11 @@ import hashlib
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 @dataclass
@@ -55,7 +59,7 @@ class FakeHub:
         self.plain_files[path] = HostedFile(content, **faults)
         return f"{self.endpoint}/files/{path}"
 
-    def __enter__(self) -> FakeHub:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

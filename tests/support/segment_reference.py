@@ -135,13 +135,7 @@ def merge_pass_reference(labels: np.ndarray, image: np.ndarray) -> np.ndarray:
                 score = float(np.sum(np.min([hist[None], stats[v][2][None]], axis=0)))
                 if score > best:
                     best, count_at_best, new_id = score, c, v
-        if approx_vertex_count(mask) == 1 or area == 1:
-            labels[mask] = new_id
-        elif area < 300 and len(values) == 1:
-            labels[mask] = new_id
-        elif area < 500 and len(values) == 1 and count_at_best > 2:
-            labels[mask] = new_id
-        elif area < 50:
+        if approx_vertex_count(mask) == 1 or area == 1 or area < 300 and len(values) == 1 or area < 500 and len(values) == 1 and count_at_best > 2 or area < 50:
             labels[mask] = new_id
         else:
             if score > 0.2 and area < 150 and count_at_best > 1:

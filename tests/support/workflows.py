@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
+from typing import ClassVar
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 CONTROL_VALUES = {"fixed", "increment", "decrement", "randomize"}
@@ -22,7 +23,7 @@ NOTE_TYPES = {"Note", "MarkdownNote"}
 class SaveImage:
     """Stand-in for ComfyUI's SaveImage with its declared inputs; records what it was given."""
 
-    saved: list = []
+    saved: ClassVar[list] = []
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -40,7 +41,7 @@ class SaveImage:
 class PreviewImage:
     """Stand-in for ComfyUI's PreviewImage; records what it was given."""
 
-    shown: list = []
+    shown: ClassVar[list] = []
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -81,7 +82,7 @@ class CreateVideo:
 class SaveVideo:
     """Stand-in for ComfyUI's SaveVideo; records ``(filename_prefix, video, format, codec)``."""
 
-    saved: list = []
+    saved: ClassVar[list] = []
 
     @classmethod
     def INPUT_TYPES(cls):

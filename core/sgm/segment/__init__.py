@@ -21,12 +21,12 @@ from .trapped_ball import trapped_ball_fills
 __all__ = [
     "PRESETS",
     "LinePreset",
-    "segment_frame",
-    "resolve_preset",
-    "extract_lines",
     "build_fill_map",
-    "trapped_ball_fills",
+    "extract_lines",
     "merge_small_regions",
-    "thin_lines",
     "relabel_by_size",
+    "resolve_preset",
+    "segment_frame",
+    "thin_lines",
+    "trapped_ball_fills",
 ]

@@ -7,8 +7,8 @@ labelled with OpenCV, and the planes are joined through a graph of label pairs.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import cv2
 import numpy as np
