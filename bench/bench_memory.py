@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -254,14 +253,13 @@ def _finish_row(row: dict, measured: dict) -> dict:
 
 def run_paths(args: argparse.Namespace) -> dict:
     """Peak RSS / seconds / peak CUDA memory per (size, path), each in a fresh child process."""
-    import torch
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from common import load_snapshot, machine_info  # here: the children measured must not import OpenCV
 
     rows = []
     chosen = allocators(args.allocator)
-    started, load_before = time.strftime("%Y-%m-%dT%H:%M:%S"), load_snapshot()
+    load_before = load_snapshot()
     for w, h in _sizes(args.sizes):
         for path in args.paths.split(","):
             if path not in PATHS:
@@ -286,10 +284,7 @@ def run_paths(args: argparse.Namespace) -> dict:
         "memory_budget_gb": args.memory_budget,
         "flow_scale": args.flow_scale or "default (auto)",
         "iterations": args.iterations or "12 (the checkpoints')",
-        "cpu": platform.processor() or platform.machine(),
-        "torch": torch.__version__,
-        "python": sys.version.split()[0],
-        "date": started,
+        "date": load_before["time"],
         "machine": machine_info(),
         "load_before": load_before,
         "load_after": load_snapshot(),

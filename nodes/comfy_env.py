@@ -155,7 +155,7 @@ def model_files() -> list[str]:
     register_model_folder()
     try:
         return sorted(fp.get_filename_list(MODEL_FOLDER))
-    except Exception:  # noqa: BLE001 - folder_paths differs between ComfyUI versions: no folders
+    except Exception:  # noqa: BLE001 - folder_paths differs between ComfyUI versions: no files
         return []
 
 

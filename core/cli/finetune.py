@@ -221,7 +221,8 @@ def _resize(text: str) -> tuple[int, int] | None:
 class _Bars:
     """tqdm bars (with ETA) per phase, for the main process."""
 
-    LABELS: ClassVar[dict[str, str | None]] = {"scan": "reading style set", "flows": "SGM flows", "train": "fine-tuning", "validate": None}
+    LABELS: ClassVar[dict[str, str | None]] = {
+        "scan": "reading style set", "flows": "SGM flows", "train": "fine-tuning", "validate": None}
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled

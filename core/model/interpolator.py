@@ -252,11 +252,8 @@ class LearnedInterpolator(nn.Module):
         ``encoded`` (the frame shrunk by the flow scale, as :meth:`flow_pair` does)."""
         _check_frame("frame", frame)
         frame = frame.float()
-        h, w = frame.shape[-2:]
-        scale = flow_scale_for(h, w, self.flow_scale)
         with self._autocast(frame.device):
-            small = frame if scale == 1.0 else shrink_frames(frame, scaled_size(h, w, scale))
-            features = self.flow_net.encode(to_signed(small))
+            features = self.flow_net.encode(to_signed(self._flow_net_frames(frame)))
         return FrameEncoding(features, tuple(frame.shape), self.encoding_key(frame.device))
 
     def encoding_key(self, device: torch.device | str | None = None) -> tuple:
@@ -321,16 +318,22 @@ class LearnedInterpolator(nn.Module):
         enlarged back (bilinear, values scaled); ``init*_low`` then lie on the shrunk frames' 1/8 grid.
         ``encoded``: the frames' encoder features (:meth:`encode_frame`) when at hand."""
         h, w = frame1.shape[-2:]
-        scale = flow_scale_for(h, w, self.flow_scale)
-        if scale == 1.0:
+        if flow_scale_for(h, w, self.flow_scale) == 1.0:
             return self.flow_net.bidirectional(to_signed(frame1), to_signed(frame2), init12, init21, encoded=encoded)
-        size = scaled_size(h, w, scale)
         n = frame1.shape[0]
-        small = shrink_frames(torch.cat([frame1, frame2]), size)
+        small = self._flow_net_frames(torch.cat([frame1, frame2]))
+        size = tuple(small.shape[-2:])
         inits = [None if f is None else resize_flow(f, size, "nearest") for f in (init12, init21)]
         flows = self.flow_net.bidirectional(to_signed(small[:n]), to_signed(small[n:]), *inits, encoded=encoded)
         return FlowPair(resize_flow(flows.flow12, (h, w)), resize_flow(flows.flow21, (h, w)),
                         flows.init12_low, flows.init21_low)
+
+    def _flow_net_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, H, W)`` frames in [0, 1] as the flow net sees them: shrunk by
+        :func:`.flow_scale_for` where it is below 1 (area average, per sample), else as they are."""
+        h, w = frames.shape[-2:]
+        scale = flow_scale_for(h, w, self.flow_scale)
+        return frames if scale == 1.0 else shrink_frames(frames, scaled_size(h, w, scale))
 
     def state_from_flows(self, frame1: torch.Tensor, frame2: torch.Tensor, flow12: torch.Tensor,
                          flow21: torch.Tensor, init12_low: torch.Tensor | None = None,

@@ -43,7 +43,7 @@ def stop_on_signals(stop: StopRequest) -> Iterator[StopRequest]:
         names[signal.SIGTERM] = "SIGTERM"
     previous = {}
 
-    def handler(signum, frame):
+    def handler(signum, frame):  # the signal API's arguments
         if stop.requested:
             raise KeyboardInterrupt
         stop.request(names.get(signum, f"signal {signum}"))

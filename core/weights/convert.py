@@ -130,7 +130,7 @@ def unwrap_container(obj: object) -> tuple[Mapping[str, object], str]:
 
 
 def _strip_module(state: Mapping[str, object]) -> dict[str, object]:
-    return {(k.removeprefix("module.")): v for k, v in state.items()}
+    return {k.removeprefix("module."): v for k, v in state.items()}
 
 
 def detect_variant(original: Mapping[str, object]) -> str:
