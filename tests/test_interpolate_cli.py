@@ -122,6 +122,23 @@ def test_errors(tmp_path, folder, capsys):
     assert parse_working_size("640x360") == (640, 360) and parse_working_size("native") is None
 
 
+def test_missing_weights_offline_name_the_way_without_them(tmp_path, folder, monkeypatch, capsys):
+    from tests.support.model_files import write_model_file
+
+    monkeypatch.setenv("ANIMEINTERP_CACHE", str(tmp_path / "empty_cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = tmp_path / "o"
+    assert main(["interpolate", str(folder), str(out), "--quiet"]) == 2  # the default learned model
+    err = capsys.readouterr().err
+    assert "afi-atd12k-style" in err and err.rstrip().endswith("add --weight-free.")
+    model = write_model_file(tmp_path / "m.safetensors")  # the model is there, VGG-19 for matching is not
+    assert main(["interpolate", str(folder), str(out), "--weights", str(model), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "vgg19" in err and "add --matching colour" in err.splitlines()[-1]
+    assert not out.exists()
+    assert _cli(folder, out) == 0  # and the way it names works offline
+
+
 def test_learned_model_and_vgg_are_loaded(tmp_path):
     from tests.support.model_files import write_model_file, write_vgg_file
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AnimeInterpError, InputError
+from ..errors import AnimeInterpError, InputError, WeightsError
 
 DEFAULT_WEIGHTS = "afi-atd12k-style"
 DEFAULT_VGG = "vgg19"
@@ -198,16 +198,33 @@ def build_interpolator(args: argparse.Namespace):
         from ..model import load_model
         from ..weights.resolve import resolve_weight
 
-        model = load_model(resolve_weight(args.weights or DEFAULT_WEIGHTS), device, dtype,
-                           correlation=args.correlation, attention=args.attention, memory_budget=budget,
-                           flow_scale=args.flow_scale)
+        with _alternative_on_missing(WEIGHT_FREE_HINT):
+            path = resolve_weight(args.weights or DEFAULT_WEIGHTS)
+        model = load_model(path, device, dtype, correlation=args.correlation, attention=args.attention,
+                           memory_budget=budget, flow_scale=args.flow_scale)
     if matching == "vgg":
         from ..features.vgg19 import load_vgg19
         from ..weights.resolve import resolve_weight
 
-        vgg = load_vgg19(resolve_weight(args.vgg_weights)).to(device)
+        with _alternative_on_missing(COLOUR_MATCHING_HINT):
+            vgg = load_vgg19(resolve_weight(args.vgg_weights)).to(device)
     working = parse_working_size(args.working_size)
     return Interpolator(model, vgg, SGMOptions(args.preset, matching, working), device=device)
+
+
+WEIGHT_FREE_HINT = "  - or interpolate without a learned model, with nothing to download: add --weight-free."
+COLOUR_MATCHING_HINT = ("  - or match the segments by colour, with nothing to download: add --matching colour "
+                        "(or --weight-free for no learned model either).")
+
+
+@contextmanager
+def _alternative_on_missing(hint: str) -> Iterator[None]:
+    """A :class:`WeightsError` raised inside gets ``hint`` (how to do without that weight) as its
+    last line: the first run of a new user is often offline."""
+    try:
+        yield
+    except WeightsError as e:
+        raise WeightsError(f"{e}\n{hint}") from e
 
 
 def parse_working_size(text: str):
