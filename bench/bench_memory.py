@@ -253,7 +253,6 @@ def _finish_row(row: dict, measured: dict) -> dict:
 
 def run_paths(args: argparse.Namespace) -> dict:
     """Peak RSS / seconds / peak CUDA memory per (size, path), each in a fresh child process."""
-
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from common import load_snapshot, machine_info  # here: the children measured must not import OpenCV
 

@@ -25,6 +25,9 @@ from ..errors import AnimeInterpError, InputError, WeightsError
 
 DEFAULT_WEIGHTS = "afi-atd12k-style"
 DEFAULT_VGG = "vgg19"
+WEIGHT_FREE_HINT = "  - or interpolate without a learned model, with nothing to download: add --weight-free."
+COLOUR_MATCHING_HINT = ("  - or match the segments by colour, with nothing to download: add --matching colour "
+                        "(or --weight-free for no learned model either).")
 DEFAULT_SOURCE_FPS = 24.0
 
 _EPILOG = """\
@@ -210,11 +213,6 @@ def build_interpolator(args: argparse.Namespace):
             vgg = load_vgg19(resolve_weight(args.vgg_weights)).to(device)
     working = parse_working_size(args.working_size)
     return Interpolator(model, vgg, SGMOptions(args.preset, matching, working), device=device)
-
-
-WEIGHT_FREE_HINT = "  - or interpolate without a learned model, with nothing to download: add --weight-free."
-COLOUR_MATCHING_HINT = ("  - or match the segments by colour, with nothing to download: add --matching colour "
-                        "(or --weight-free for no learned model either).")
 
 
 @contextmanager
